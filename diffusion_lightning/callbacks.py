@@ -1,0 +1,76 @@
+"""Callbacks that draw samples and figures and hand them to whatever loggers are configured."""
+
+from pathlib import Path
+
+import lightning as L
+import matplotlib.pyplot as plt
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+
+from . import plotting
+
+
+def draw_samples(pl_module, shape: tuple[int, ...], seed: int, record: tuple[int, ...] = ()):
+    """Samples from the evaluated (EMA) reverse process, reproducible from ``seed``."""
+    generator = torch.Generator(device=pl_module.device).manual_seed(seed)
+    return pl_module.process.sample(pl_module.eval_net, shape, record=record, generator=generator)
+
+
+class SampleMetrics(L.Callback):
+    """At every validation and at test: ``n_samples`` samples scored by the datamodule (``samples/*``)."""
+
+    def __init__(self, n_samples: int = 2000, seed: int = 4321):
+        self.n_samples, self.seed = n_samples, seed
+
+    def _score(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str) -> None:
+        dm = trainer.datamodule
+        samples, _ = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed)
+        pl_module.log_dict({f"samples/{k}": v for k, v in dm.sample_metrics(samples.cpu(), split).items()})
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self._score(trainer, pl_module, "val")
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        self._score(trainer, pl_module, "test")
+
+
+class Figures(L.Callback):
+    """At the end of training: forward process q(x_t) and reverse trajectory at ``n_frames`` evenly spaced t,
+    samples against held-out data, training curves and the bound per t; PNGs in ``dirpath``, and to the loggers."""
+
+    def __init__(self, dirpath: str, n_frames: int = 10, n_samples: int = 2000, seed: int = 4321):
+        self.dirpath, self.n_frames, self.n_samples, self.seed = Path(dirpath), n_frames, n_samples, seed
+
+    def figures(self, trainer: L.Trainer, pl_module) -> dict[str, plt.Figure]:
+        dm, process = trainer.datamodule, pl_module.process
+        T = process.T
+        steps = sorted({round(i * T / self.n_frames) for i in range(self.n_frames)} | {T})
+        data = dm.splits["val"][: self.n_samples].to(pl_module.device)
+        generator = torch.Generator(device=pl_module.device).manual_seed(self.seed)
+        forward = {t: data if t == 0 else process.q_sample(data, torch.full((len(data),), t, device=data.device),
+                                                            generator=generator) for t in steps}
+        samples, reverse = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed, record=tuple(steps))
+        figures = {
+            "forward_process": plotting.frames_figure(forward, dm.kind, "q"),
+            "reverse_process": plotting.frames_figure(reverse, dm.kind, "p"),
+            "samples": plotting.samples_figure(samples, data, dm.kind),
+            "curves": plotting.curves_figure(pl_module.history, pl_module.val_history),
+        }
+        if pl_module.per_t_bits is not None:
+            figures["bound_per_t"] = plotting.bound_per_t_figure(pl_module.per_t_bits)
+        return figures
+
+    def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
+        self.dirpath.mkdir(parents=True, exist_ok=True)
+        for name, fig in self.figures(trainer, pl_module).items():
+            path = self.dirpath / f"{name}.png"
+            fig.savefig(path, dpi=110)
+            for logger in trainer.loggers:
+                if isinstance(logger, WandbLogger):
+                    logger.log_image(key=f"figures/{name}", images=[str(path)], step=trainer.global_step)
+                elif isinstance(logger, TensorBoardLogger):
+                    logger.experiment.add_figure(f"figures/{name}", fig, trainer.global_step)
+            plt.close(fig)

@@ -1,0 +1,106 @@
+"""The LightningModule: a diffusion process, the reverse network and its loss, trained with one random
+t per example and evaluated by the exact bound over every t (in bits) with the EMA weights."""
+
+import copy
+import math
+from collections.abc import Callable
+
+import lightning as L
+import torch
+from torch import nn
+
+from .processes.base import DiffusionProcess
+
+
+class DivergenceError(RuntimeError):
+    """A non-finite loss: the run stops at once."""
+
+
+class DiffusionModule(L.LightningModule):
+    def __init__(self, process: DiffusionProcess, net: nn.Module, optimizer: Callable, loss: str = "kl",
+                 hybrid_lambda: float = 1e-3, lr_scheduler: Callable | None = None, ema_decay: float = 0.999,
+                 eval_seed: int = 1234):
+        super().__init__()
+        process.check_loss(loss)
+        if not 0 <= ema_decay < 1:
+            raise ValueError(f"ema_decay={ema_decay} must lie in [0, 1); 0 turns the EMA off")
+        self.process, self.net, self.loss_name, self.hybrid_lambda = process, net, loss, hybrid_lambda
+        self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
+        self.ema_decay, self.eval_seed = ema_decay, eval_seed
+        self.ema = copy.deepcopy(net).requires_grad_(False) if ema_decay > 0 else None
+        self.history: list[dict[str, float]] = []
+        self.val_history: list[dict[str, float]] = []
+        self._bits: list[torch.Tensor] = []
+        self.per_t_bits: torch.Tensor | None = None
+
+    @property
+    def eval_net(self) -> nn.Module:
+        """The weights that are evaluated and sampled: the EMA when there is one."""
+        return self.ema if self.ema is not None else self.net
+
+    def training_step(self, x0: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        terms = self.process.training_losses(self.net, x0, self.loss_name, self.hybrid_lambda)
+        loss = terms["loss"]
+        if not torch.isfinite(loss):
+            bad = next(k for k, v in terms.items() if not torch.isfinite(v))
+            raise DivergenceError(
+                f"training diverged at step {self.global_step}: {bad} = {float(terms[bad])}; the learning rate is "
+                f"probably too high (lr={self.optimizers().param_groups[0]['lr']:.3g}): lower optimizer.lr "
+                "or set trainer.gradient_clip_val=1.0"
+            )
+        if self.global_step % self.trainer.log_every_n_steps == 0:
+            values = {f"train/{k}": v.detach() for k, v in terms.items()}
+            self.log_dict(values, batch_size=len(x0))
+            self.history.append({"step": self.global_step, **{k: float(v) for k, v in values.items()}})
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.ema is None:
+            return
+        decay = min(self.ema_decay, (1 + self.global_step) / (10 + self.global_step))
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.ema.parameters()), list(self.net.parameters()), 1 - decay)
+
+    def _bound_step(self, x0: torch.Tensor) -> None:
+        generator = torch.Generator(device=x0.device).manual_seed(self.eval_seed + len(self._bits))
+        bits, per_t = self.process.bound(self.eval_net, x0, generator=generator)
+        self._bits.append(bits)
+        self.per_t_bits = per_t
+
+    def _log_bound(self, split: str) -> None:
+        """Mean bound over the whole split, and its standard error (the Monte-Carlo draws of x_t included)."""
+        bits = torch.cat(self._bits)
+        self._bits.clear()
+        bound = bits.mean().item()
+        self.log(f"{split}/nll_bound_bits", bound)
+        self.log(f"{split}/nll_bound_se_bits", (bits.std() / math.sqrt(len(bits))).item() if len(bits) > 1 else 0.0)
+        truth = self.trainer.datamodule.true_nll_bits(split)
+        if truth is not None:
+            self.log(f"{split}/true_nll_bits", truth)
+            self.log(f"{split}/gap_bits", bound - truth)
+
+    def validation_step(self, x0: torch.Tensor, batch_idx: int) -> None:
+        self._bound_step(x0)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_bound("val")
+
+    def on_validation_end(self) -> None:
+        """Keep the validation curve (bound and sample metrics) for the figures and ``curves.json``."""
+        if not self.trainer.sanity_checking:
+            keep = ("val/", "samples/")
+            metrics = {k: float(v) for k, v in self.trainer.callback_metrics.items() if k.startswith(keep)}
+            self.val_history.append({"step": self.global_step, **metrics})
+
+    def test_step(self, x0: torch.Tensor, batch_idx: int) -> None:
+        self._bound_step(x0)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_bound("test")
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.net.parameters())
+        if self.lr_scheduler_factory is None:
+            return optimizer
+        scheduler = self.lr_scheduler_factory(optimizer, total_steps=self.trainer.estimated_stepping_batches)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

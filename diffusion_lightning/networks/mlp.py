@@ -1,0 +1,52 @@
+"""A time-conditioned MLP: one network shared over every t, told t by a sinusoidal embedding (DDPM)."""
+
+import math
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "softplus": nn.Softplus, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"model.activation={name!r} is not known; choose one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def mlp(sizes: list[int], act: str) -> nn.Sequential:
+    """Linear layers between consecutive ``sizes``, each followed by the activation."""
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), activation(act)]
+    return nn.Sequential(*layers)
+
+
+class SinusoidalEmbedding(nn.Module):
+    """sin/cos of t at geometric frequencies, t rescaled to 0..1000 so that any T gets the same resolution."""
+
+    def __init__(self, dim: int, T: int):
+        super().__init__()
+        half = dim // 2
+        self.scale = 1000.0 / T
+        self.register_buffer("freqs", torch.exp(-math.log(10000.0) * torch.arange(half) / half))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        arg = (t.float() * self.scale)[:, None] * self.freqs
+        return torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1)
+
+
+class TimeMLP(nn.Module):
+    """[x_t, emb(t)] → ``layers`` hidden layers of ``hidden`` units → out_dim. The readout starts at zero."""
+
+    def __init__(self, in_dim: int, out_dim: int, T: int, hidden: int = 256, layers: int = 3, emb_dim: int = 64,
+                 activation: str = "silu"):
+        super().__init__()
+        self.embed = SinusoidalEmbedding(emb_dim, T)
+        self.body = mlp([in_dim + emb_dim] + [hidden] * layers, activation)
+        self.readout = nn.Linear(hidden, out_dim)
+        nn.init.zeros_(self.readout.weight)
+        nn.init.zeros_(self.readout.bias)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.body(torch.cat([x.flatten(1), self.embed(t)], dim=-1))).view(len(x), -1)

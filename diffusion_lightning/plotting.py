@@ -1,0 +1,82 @@
+"""Pure matplotlib figures (no I/O): the caller saves or logs them."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+
+def _panel(ax, x: torch.Tensor, kind: str, title: str) -> None:
+    if kind == "binary":
+        ax.imshow(x[:40].cpu().numpy(), cmap="Greys", aspect="auto", interpolation="nearest", vmin=0, vmax=1)
+        ax.set_yticks([])
+    else:
+        ax.scatter(*x[:, :2].cpu().T.numpy(), s=1, alpha=0.4)
+        ax.set_xlim(-2.5, 2.5)
+        ax.set_ylim(-2.5, 2.5)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+
+
+def frames_figure(frames: dict[int, torch.Tensor], kind: str, symbol: str) -> plt.Figure:
+    """One panel per step, e.g. q(x_0), q(x_10), … (the slides' forward-process picture)."""
+    steps = sorted(frames)
+    fig, axes = plt.subplots(1, len(steps), figsize=(1.8 * len(steps), 2.2), squeeze=False)
+    for ax, t in zip(axes[0], steps):
+        _panel(ax, frames[t], kind, f"{symbol}(x_{{{t}}})")
+    fig.tight_layout()
+    return fig
+
+
+def samples_figure(samples: torch.Tensor, data: torch.Tensor, kind: str) -> plt.Figure:
+    """Generated samples beside (binary) or over (continuous) held-out data."""
+    if kind == "binary":
+        fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+        _panel(axes[0], data, kind, "held-out data")
+        _panel(axes[1], samples, kind, "generated")
+    else:
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.scatter(*data[:, :2].cpu().T.numpy(), s=1, alpha=0.3, label="held-out data", color="grey")
+        ax.scatter(*samples[:, :2].cpu().T.numpy(), s=1, alpha=0.5, label="samples", color="C1")
+        ax.set_aspect("equal")
+        ax.legend(loc="upper right", markerscale=8, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def curves_figure(train: list[dict[str, float]], val: list[dict[str, float]]) -> plt.Figure:
+    """Training loss and bound estimate (log scale where positive), and the exact validation bound."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    if train:
+        steps = [r["step"] for r in train]
+        axes[0].plot(steps, [r["train/loss"] for r in train], label="train/loss")
+        axes[0].set_yscale("symlog")
+        axes[1].plot(steps, [r["train/bound_bits"] for r in train], alpha=0.4, label="train bound (one t)")
+    if val:
+        axes[1].plot([r["step"] for r in val], [r["val/nll_bound_bits"] for r in val], "o-", label="val/nll_bound_bits")
+        truth = [r["val/true_nll_bits"] for r in val if "val/true_nll_bits" in r]
+        if truth:
+            axes[1].axhline(truth[-1], color="k", ls="--", label="true NLL")
+        lo = min(r["val/nll_bound_bits"] for r in val)
+        axes[1].set_ylim(lo - 0.5, lo + 5)
+    for ax, label in zip(axes, ("loss", "bits")):
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def bound_per_t_figure(per_t: torch.Tensor) -> plt.Figure:
+    """Where the bound sits: each term L_{t−1} (index 0: the prior term L_T), in bits."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(range(1, len(per_t)), per_t[1:].numpy(), lw=1)
+    ax.set_xlabel("t")
+    ax.set_ylabel("L_{t-1} (bits)")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_title(f"prior term L_T = {float(per_t[0]):.2g} bits", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,6 @@
+"""Forward processes with their posteriors, reverse parameterisations and exact bounds."""
+
+from .binomial import BinomialDiffusion
+from .gaussian import GaussianDiffusion
+
+__all__ = ["BinomialDiffusion", "GaussianDiffusion"]

@@ -1,0 +1,99 @@
+"""Binomial (bit-flip) diffusion q(x_t|x_{t−1}) = B(x_{t−1}(1−β_t) + π·β_t) toward a Bernoulli(π) prior
+(Sohl-Dickstein et al. 2015, Table App.1), with its closed-form marginal and posterior.
+
+The reverse model either predicts the rates of p(x_{t−1}|x_t) directly (``rate``, the paper) or
+predicts x_0 (``x0``, as D3PM, Austin et al. 2021): p(x_{t−1}|x_t) = Σ_{x_0} q(x_{t−1}|x_t,x_0)·p̃(x_0|x_t)
+per bit, which is exact when p̃ is the true posterior of each bit.
+"""
+
+import torch
+
+from ..losses import LOG2, bernoulli_kl, bernoulli_nll
+from ..schedules import check_betas
+from .base import DiffusionProcess
+from .gaussian import _at, check_choice
+
+PREDICTIONS = ("x0", "rate")
+LOSSES = ("kl", "hybrid")
+
+
+class BinomialDiffusion(DiffusionProcess):
+    def __init__(self, betas: torch.Tensor, prior_rate: float = 0.5, prediction: str = "x0"):
+        super().__init__()
+        check_choice("model.prediction", prediction, PREDICTIONS)
+        if not 0 < prior_rate < 1:
+            raise ValueError(f"prior rate π = {prior_rate:.4g} must lie in (0, 1); set data.prior to a value in (0, 1)")
+        self.prediction, self.prior_rate = prediction, float(prior_rate)
+        b = torch.cat([torch.zeros(1, dtype=torch.float64), check_betas(torch.as_tensor(betas, dtype=torch.float64), True)])
+        alpha_bar = torch.cumprod(1 - b, 0)
+        self.register_buffer("betas", b.float())
+        self.register_buffer("alpha_bar", alpha_bar.float())
+
+    def out_dim(self, dim: int) -> int:
+        return dim
+
+    def q_rate(self, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Rate of q(x_t|x_0) = B(x_0·ᾱ_t + π(1−ᾱ_t))."""
+        a = _at(self.alpha_bar, t, x0)
+        return x0 * a + self.prior_rate * (1 - a)
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.bernoulli(self.q_rate(x0, t), generator=generator)
+
+    def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Rate of q(x_{t−1}=1|x_t, x_0) by Bayes' rule: q(x_t|x_{t−1}=1)·q(x_{t−1}=1|x_0), normalised."""
+        beta = _at(self.betas, t, x0)
+        keep1 = (1 - beta) + self.prior_rate * beta  # q(x_t=1|x_{t−1}=1)
+        keep0 = self.prior_rate * beta  # q(x_t=1|x_{t−1}=0)
+        like1 = torch.where(x_t > 0.5, keep1, 1 - keep1)
+        like0 = torch.where(x_t > 0.5, keep0, 1 - keep0)
+        m = self.q_rate(x0, t - 1)
+        return m * like1 / (m * like1 + (1 - m) * like0)
+
+    def p_rate(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Rate of p(x_{t−1}=1|x_t) from the network's logits."""
+        p = torch.sigmoid(out)
+        if self.prediction == "rate":
+            return p
+        post1 = self.q_posterior(torch.ones_like(x_t), x_t, t)
+        post0 = self.q_posterior(torch.zeros_like(x_t), x_t, t)
+        return p * post1 + (1 - p) * post0
+
+    def prior_term(self, x0: torch.Tensor) -> torch.Tensor:
+        """L_T = KL(q(x_T|x_0) ‖ B(π)) in nats per sequence (0 when ᾱ_T = 0, as with β_t = 1/(T−t+1))."""
+        t = torch.full((len(x0),), self.T, device=x0.device, dtype=torch.long)
+        return bernoulli_kl(self.q_rate(x0, t), torch.full_like(x0, self.prior_rate)).flatten(1).sum(1)
+
+    def term(self, out: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """L_{t−1} in nats per sequence: KL(q(x_{t−1}|x_t,x_0) ‖ p(x_{t−1}|x_t)) for t ≥ 2, −log p(x_0|x_1) for t = 1."""
+        rate = self.p_rate(out, x_t, t)
+        kl = bernoulli_kl(self.q_posterior(x0, x_t, t), rate).flatten(1).sum(1)
+        decoder = bernoulli_nll(x0, rate).flatten(1).sum(1)
+        return torch.where(t == 1, decoder, kl)
+
+    def p_sample(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, generator=None) -> torch.Tensor:
+        return torch.bernoulli(self.p_rate(out, x_t, t), generator=generator)
+
+    def prior_sample(self, shape: tuple[int, ...], generator=None) -> torch.Tensor:
+        return torch.bernoulli(torch.full(shape, self.prior_rate, device=self.betas.device), generator=generator)
+
+    def check_loss(self, loss: str) -> None:
+        if loss == "mse":
+            raise ValueError("loss=mse needs Gaussian diffusion (it regresses ε); for binary data use loss=kl or loss=hybrid")
+        check_choice("loss.name", loss, LOSSES)
+        if loss == "hybrid" and self.prediction != "x0":
+            raise ValueError("loss=hybrid adds a cross-entropy on x_0, so it needs model.prediction=x0")
+
+    def training_losses(self, net, x0: torch.Tensor, loss: str, hybrid_lambda: float = 1e-3) -> dict[str, torch.Tensor]:
+        """kl: L_T + T·L_{t−1} with one random t per example (nats per sequence); hybrid: that plus
+        λ·(−log p̃(x_0|x_t)), D3PM's auxiliary loss."""
+        t = self.sample_t(len(x0), x0.device)
+        x_t = self.q_sample(x0, t)
+        out = net(x_t, t)
+        vlb = self.prior_term(x0) + self.T * self.term(out, x0, x_t, t)
+        result = {"bound_bits": vlb.detach().mean() / LOG2, "loss": vlb.mean()}
+        if loss == "hybrid":
+            ce = torch.nn.functional.binary_cross_entropy_with_logits(out, x0, reduction="none").flatten(1).sum(1)
+            result["ce"] = ce.detach().mean()
+            result["loss"] = result["loss"] + hybrid_lambda * ce.mean()
+        return result

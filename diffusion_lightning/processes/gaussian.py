@@ -1,0 +1,163 @@
+"""Gaussian diffusion q(x_t|x_{t−1}) = N(√(1−β_t)·x_{t−1}, β_t·I) and its learned reverse process.
+
+Coefficients are computed once in float64 (as improved-diffusion's ``GaussianDiffusion``) and kept
+as float32 buffers indexed by t. The reverse mean is parameterised by ``prediction`` (epsilon, x0 or
+the mean itself) and its variance by ``variance`` (diffusers' names: fixed_small = β̃_t,
+fixed_large = β_t, learned = log-variance output, learned_range = interpolation of log β̃_t and
+log β_t, Nichol & Dhariwal 2021 Eq. 15).
+"""
+
+import torch
+
+from ..losses import LOG2, normal_kl, normal_nll
+from ..schedules import check_betas
+from .base import DiffusionProcess
+
+PREDICTIONS = ("epsilon", "x0", "mean")
+VARIANCES = ("fixed_small", "fixed_large", "learned", "learned_range")
+LOSSES = ("kl", "mse", "hybrid")
+
+
+def _at(buffer: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """buffer[t], shaped to broadcast against ``like``."""
+    return buffer[t].view(-1, *([1] * (like.ndim - 1)))
+
+
+def check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{key}={value!r} is not known; choose one of {', '.join(allowed)}")
+
+
+class GaussianDiffusion(DiffusionProcess):
+    def __init__(self, betas: torch.Tensor, prediction: str = "epsilon", variance: str = "learned_range"):
+        super().__init__()
+        check_choice("model.prediction", prediction, PREDICTIONS)
+        check_choice("model.variance", variance, VARIANCES)
+        self.prediction, self.variance = prediction, variance
+        b = torch.cat([torch.zeros(1, dtype=torch.float64), check_betas(torch.as_tensor(betas, dtype=torch.float64))])
+        alpha_bar = torch.cumprod(1 - b, 0)
+        alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
+        # Posterior q(x_{t-1}|x_t, x_0) = N(c0·x_0 + ct·x_t, β̃_t) (Ho et al. 2020, Eq. 6-7); β̃_1 = 0 is clipped.
+        post_var = b * (1 - alpha_bar_prev) / (1 - alpha_bar).clamp_min(1e-300)
+        post_var_clipped = post_var.clone()
+        post_var_clipped[:2] = post_var[2] if len(b) > 2 else b[1]
+        beta_large = b.clone()
+        beta_large[:2] = post_var_clipped[1]
+        denom = (1 - alpha_bar).clamp_min(1e-300)
+        buffers = {
+            "betas": b,
+            "alpha_bar": alpha_bar,
+            "sqrt_alpha_bar": alpha_bar.sqrt(),
+            "sqrt_one_minus_alpha_bar": (1 - alpha_bar).sqrt(),
+            "post_c0": b * alpha_bar_prev.sqrt() / denom,
+            "post_ct": (1 - alpha_bar_prev) * (1 - b).sqrt() / denom,
+            "log_post_var": post_var_clipped.log(),
+            "log_beta_large": beta_large.log(),
+            "eps_coef": b / (1 - alpha_bar).sqrt().clamp_min(1e-300),
+            "recip_sqrt_alpha": 1 / (1 - b).sqrt(),
+        }
+        for name, value in buffers.items():
+            self.register_buffer(name, value.float())
+
+    def out_dim(self, dim: int) -> int:
+        """Network outputs per data dimension: the mean part, and a variance part when it is learned."""
+        return 2 * dim if self.variance in ("learned", "learned_range") else dim
+
+    def q_sample(
+        self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε, a draw from q(x_t|x_0)."""
+        if noise is None:
+            noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        return _at(self.sqrt_alpha_bar, t, x0) * x0 + _at(self.sqrt_one_minus_alpha_bar, t, x0) * noise
+
+    def q_posterior(self, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(x_{t−1}|x_t, x_0)."""
+        mean = _at(self.post_c0, t, x0) * x0 + _at(self.post_ct, t, x0) * x_t
+        return mean, _at(self.log_post_var, t, x0).expand_as(x0)
+
+    def p_mean_logvar(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of p(x_{t−1}|x_t) from the network output."""
+        if self.variance in ("learned", "learned_range"):
+            out, v = out.chunk(2, dim=-1)
+        if self.variance == "fixed_small":
+            logvar = _at(self.log_post_var, t, x_t).expand_as(x_t)
+        elif self.variance == "fixed_large":
+            logvar = _at(self.log_beta_large, t, x_t).expand_as(x_t)
+        elif self.variance == "learned":
+            logvar = v
+        else:
+            frac = (v + 1) / 2
+            logvar = frac * _at(self.log_beta_large, t, x_t) + (1 - frac) * _at(self.log_post_var, t, x_t)
+        if self.prediction == "epsilon":
+            mean = (x_t - _at(self.eps_coef, t, x_t) * out) * _at(self.recip_sqrt_alpha, t, x_t)
+        elif self.prediction == "x0":
+            mean = _at(self.post_c0, t, x_t) * out + _at(self.post_ct, t, x_t) * x_t
+        else:
+            mean = out
+        return mean, logvar
+
+    def prior_term(self, x0: torch.Tensor) -> torch.Tensor:
+        """L_T = KL(q(x_T|x_0) ‖ N(0, I)) in nats per point."""
+        t = torch.full((len(x0),), self.T, device=x0.device, dtype=torch.long)
+        mean = _at(self.sqrt_alpha_bar, t, x0) * x0
+        logvar = torch.log1p(-_at(self.alpha_bar, t, x0)).expand_as(x0)
+        return normal_kl(mean, logvar, torch.zeros_like(x0), torch.zeros_like(x0)).flatten(1).sum(1)
+
+    def term(self, out: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """L_{t−1} in nats per point: KL(q(x_{t−1}|x_t,x_0) ‖ p(x_{t−1}|x_t)) for t ≥ 2, −log p(x_0|x_1) for t = 1."""
+        mean, logvar = self.p_mean_logvar(out, x_t, t)
+        post_mean, post_logvar = self.q_posterior(x0, x_t, t)
+        kl = normal_kl(post_mean, post_logvar, mean, logvar).flatten(1).sum(1)
+        decoder = normal_nll(x0, mean, logvar).flatten(1).sum(1)
+        return torch.where(t == 1, decoder, kl)
+
+    def p_sample(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, generator=None) -> torch.Tensor:
+        mean, logvar = self.p_mean_logvar(out, x_t, t)
+        noise = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
+        return mean + torch.exp(0.5 * logvar) * noise
+
+    def prior_sample(self, shape: tuple[int, ...], generator=None) -> torch.Tensor:
+        return torch.randn(shape, generator=generator, device=self.betas.device)
+
+    def check_loss(self, loss: str) -> None:
+        """Refuse a loss that would leave part of the reverse model untrained."""
+        check_choice("loss.name", loss, LOSSES)
+        learned = self.variance in ("learned", "learned_range")
+        if loss == "mse" and learned:
+            raise ValueError(
+                f"loss=mse trains only the mean, so model.variance={self.variance} would stay untrained; "
+                "use loss=hybrid or loss=kl, or model.variance=fixed_small"
+            )
+        if loss == "hybrid" and not learned:
+            raise ValueError(
+                f"loss=hybrid trains the variance through L_vlb, but model.variance={self.variance} is fixed; "
+                "use model.variance=learned_range, or loss=mse"
+            )
+
+    def training_losses(self, net, x0: torch.Tensor, loss: str, hybrid_lambda: float = 1e-3) -> dict[str, torch.Tensor]:
+        """One random t per example. kl: L_T + T·L_{t−1} (unbiased for the bound, nats per point);
+        mse: DDPM's L_simple on what the network predicts; hybrid: L_simple + λ·L_vlb with the mean
+        detached inside L_vlb (nats per dimension, as Improved DDPM)."""
+        t = self.sample_t(len(x0), x0.device)
+        noise = torch.randn_like(x0)
+        x_t = self.q_sample(x0, t, noise=noise)
+        out = net(x_t, t)
+        vlb = self.prior_term(x0) + self.T * self.term(out, x0, x_t, t)
+        result = {"bound_bits": vlb.detach().mean() / LOG2}
+        if loss == "kl":
+            result["loss"] = vlb.mean()
+            return result
+        mean_out = out.chunk(2, dim=-1)[0] if self.variance in ("learned", "learned_range") else out
+        target = {"epsilon": noise, "x0": x0}.get(self.prediction)
+        if target is None:
+            target = self.q_posterior(x0, x_t, t)[0]
+        mse = ((mean_out - target) ** 2).flatten(1).mean(1)
+        result["mse"] = mse.detach().mean()
+        if loss == "mse":
+            result["loss"] = mse.mean()
+            return result
+        frozen = torch.cat([mean_out.detach(), out.chunk(2, dim=-1)[1]], dim=-1)
+        vlb_frozen = self.T * self.term(frozen, x0, x_t, t) / x0[0].numel()
+        result["loss"] = (mse + hybrid_lambda * vlb_frozen).mean()
+        return result
