@@ -71,9 +71,11 @@ def run(cfg: DictConfig) -> float | None:
     start = time.time()
     summary: dict = {"status": "failed"}
     trainer = module = None
+    metrics: dict[str, float] = {}
     try:
         datamodule, module, trainer = build(cfg)
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
         trainer.test(module, datamodule=datamodule, verbose=False)
         summary["status"] = "finished"
     except BaseException as error:
@@ -81,8 +83,9 @@ def run(cfg: DictConfig) -> float | None:
         raise
     finally:
         if trainer is None or trainer.is_global_zero:
-            metrics = {k: float(v) for k, v in trainer.callback_metrics.items()} if trainer else {}
-            metrics.update({k.replace("test/true", "true"): v for k, v in metrics.items() if k == "test/true_nll_bits"})
+            metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()} if trainer else {})
+            if "test/true_nll_bits" in metrics:
+                metrics["true_nll_bits"] = metrics["test/true_nll_bits"]
             summary.update(metrics, wall_time_s=round(time.time() - start, 2), step=trainer.global_step if trainer else 0)
             out.mkdir(parents=True, exist_ok=True)
             write_json(out / "summary.json", summary)

@@ -1,5 +1,6 @@
 """LightningDataModules serving in-memory tensors."""
 
+from .heartbeat import HeartbeatDataModule
 from .swiss_roll import SwissRollDataModule
 
-__all__ = ["SwissRollDataModule"]
+__all__ = ["HeartbeatDataModule", "SwissRollDataModule"]

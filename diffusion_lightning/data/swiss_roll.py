@@ -8,12 +8,11 @@ variance, as in the paper), computed by quadrature, not from a sample.
 import functools
 import math
 
-import lightning as L
 import torch
 
 from ..losses import LOG2
 from ..metrics import energy_distance
-from .batches import TensorBatches
+from .base import InMemoryDataModule
 
 
 def roll(s: torch.Tensor) -> torch.Tensor:
@@ -59,7 +58,7 @@ class SwissRoll:
         return (-log_p / LOG2).float()
 
 
-class SwissRollDataModule(L.LightningDataModule):
+class SwissRollDataModule(InMemoryDataModule):
     """Train / val / test splits drawn independently from one seeded generator."""
 
     shape = (2,)
@@ -68,23 +67,16 @@ class SwissRollDataModule(L.LightningDataModule):
     def __init__(self, n_train: int = 100_000, n_val: int = 2000, n_test: int = 10_000, noise: float = 0.5,
                  s_min: float = 1.5 * math.pi, s_max: float = 4.5 * math.pi, batch_size: int = 512,
                  eval_batch_size: int = 10_000, seed: int = 0):
-        super().__init__()
-        for key, value in {"n_train": n_train, "n_val": n_val, "n_test": n_test, "batch_size": batch_size}.items():
-            if value < 1:
-                raise ValueError(f"data.{key}={value} must be ≥ 1")
-        if batch_size > n_train:
-            raise ValueError(f"data.batch_size={batch_size} is larger than the training split (data.n_train={n_train}); "
-                             "lower data.batch_size or raise data.n_train")
-        self.save_hyperparameters(logger=False)
+        super().__init__(batch_size, eval_batch_size, seed)
+        self.sizes = {"train": n_train, "val": n_val, "test": n_test}
+        for split, n in self.sizes.items():
+            if n < 2:
+                raise ValueError(f"data.n_{split}={n} must be ≥ 2")
         self.generator = SwissRoll(noise, s_min, s_max)
-        self.splits: dict[str, torch.Tensor] = {}
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
-        g = torch.Generator().manual_seed(self.hparams.seed)
-        for name in ("train", "val", "test"):
-            self.splits[name] = self.generator.sample(getattr(self.hparams, f"n_{name}"), g)
+    def make_splits(self) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(self.seed)
+        return {split: self.generator.sample(n, g) for split, n in self.sizes.items()}
 
     @functools.cache
     def true_nll_bits(self, split: str) -> float:
@@ -95,23 +87,10 @@ class SwissRollDataModule(L.LightningDataModule):
         """Energy distance from samples to as many held-out points, and between two data draws of that size
         (the noise floor: a perfect model scores about the floor, not zero)."""
         n = min(len(samples), len(self.splits[split]))
-        floor = self._floor(n)
-        return {"energy_distance": energy_distance(samples[:n], self.splits[split][:n]), "energy_distance_floor": floor}
+        return {"energy_distance": energy_distance(samples[:n], self.splits[split][:n]),
+                "energy_distance_floor": self._floor(n)}
 
     @functools.cache
     def _floor(self, n: int) -> float:
-        g = torch.Generator().manual_seed(self.hparams.seed + 7919)
+        g = torch.Generator().manual_seed(self.seed + 7919)
         return energy_distance(self.generator.sample(n, g), self.generator.sample(n, g))
-
-    def train_dataloader(self) -> TensorBatches:
-        """Shuffled batches; under DDP each rank takes its own share of every permutation."""
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        return TensorBatches(self.splits["train"], self.hparams.batch_size, shuffle=True, seed=self.hparams.seed,
-                             drop_last=True, rank=rank, world_size=world)
-
-    def val_dataloader(self) -> TensorBatches:
-        """The whole split on every rank: the bound is exact over the split, not over a shard."""
-        return TensorBatches(self.splits["val"], self.hparams.eval_batch_size)
-
-    def test_dataloader(self) -> TensorBatches:
-        return TensorBatches(self.splits["test"], self.hparams.eval_batch_size)

@@ -1,0 +1,47 @@
+"""What the in-memory datamodules share: three tensor splits, and batches sliced from them."""
+
+import lightning as L
+import torch
+
+from .batches import TensorBatches
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Subclasses fill ``self.splits`` ("train", "val", "test") in ``make_splits`` and say what a point is:
+    ``shape``, ``kind`` ("continuous" or "binary"), ``true_nll_bits(split)`` and ``sample_metrics(samples, split)``."""
+
+    shape: tuple[int, ...]
+    kind: str
+
+    def __init__(self, batch_size: int, eval_batch_size: int, seed: int):
+        super().__init__()
+        for key, value in {"batch_size": batch_size, "eval_batch_size": eval_batch_size}.items():
+            if value < 1:
+                raise ValueError(f"data.{key}={value} must be ≥ 1")
+        self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
+        self.splits: dict[str, torch.Tensor] = {}
+
+    def make_splits(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        self.splits = self.make_splits()
+        n_train = len(self.splits["train"])
+        if self.batch_size > n_train:
+            raise ValueError(f"data.batch_size={self.batch_size} is larger than the training split ({n_train} "
+                             "examples); lower data.batch_size or give more training data")
+
+    def train_dataloader(self) -> TensorBatches:
+        """Shuffled batches; under DDP each rank takes its own share of every permutation."""
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return TensorBatches(self.splits["train"], self.batch_size, shuffle=True, seed=self.seed, drop_last=True,
+                             rank=rank, world_size=world)
+
+    def val_dataloader(self) -> TensorBatches:
+        """The whole split on every rank: the bound is exact over the split, not over a shard."""
+        return TensorBatches(self.splits["val"], self.eval_batch_size)
+
+    def test_dataloader(self) -> TensorBatches:
+        return TensorBatches(self.splits["test"], self.eval_batch_size)

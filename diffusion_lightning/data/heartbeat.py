@@ -1,0 +1,99 @@
+"""Binary 'heartbeat' sequences (paper App. D.1.2): a 1 every ``period`` bins, the first pulse uniform
+over the first period, so ``period`` equally likely sequences. Generated, or read from text files
+(one sequence of '0'/'1' characters per line, the format of the user's data)."""
+
+import math
+from pathlib import Path
+
+import torch
+
+from ..metrics import match_fractions
+from .base import InMemoryDataModule
+
+
+def heartbeats(length: int, period: int) -> torch.Tensor:
+    """Every sequence the generator can make: row φ has its pulses at φ, φ + period, …"""
+    return (torch.arange(length)[None, :] % period == torch.arange(period)[:, None]).float()
+
+
+def read_sequences(path: str | Path, key: str) -> torch.Tensor:
+    """Parse a file of '0'/'1' lines; refuse anything else with the file, the line and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{key}: no such file: {path}")
+    rows, width = [], None
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        bad = next((c for c in line if c not in "01"), None)
+        if bad is not None:
+            raise ValueError(f"{path}, line {number}: character {bad!r} at column {line.index(bad) + 1}; "
+                             "a sequence is made of '0' and '1' only")
+        if width is not None and len(line) != width:
+            raise ValueError(f"{path}, line {number}: length {len(line)}, but earlier lines have length {width}; "
+                             "all sequences must have one length")
+        width = len(line)
+        rows.append([float(c) for c in line])
+    if not rows:
+        raise ValueError(f"{path}: the file holds no sequences; give one '0'/'1' sequence per line")
+    return torch.tensor(rows)
+
+
+def infer_period(x: torch.Tensor) -> int | None:
+    """The pulse spacing when every sequence has evenly spaced pulses with one common spacing."""
+    gaps = {int(d) for row in x for d in torch.diff(row.nonzero().flatten())}
+    return gaps.pop() if len(gaps) == 1 else None
+
+
+class HeartbeatDataModule(InMemoryDataModule):
+    kind = "binary"
+
+    def __init__(self, length: int = 20, period: int | None = 5, n_train: int = 10_000, n_val: int = 500,
+                 n_test: int = 2000, train_file: str | None = None, val_file: str | None = None,
+                 test_file: str | None = None, batch_size: int = 256, eval_batch_size: int = 2000, seed: int = 0):
+        super().__init__(batch_size, eval_batch_size, seed)
+        self.files = {"train": train_file, "val": val_file, "test": test_file}
+        if train_file is None and any(self.files.values()):
+            raise ValueError("data.val_file/test_file need data.train_file too")
+        if train_file is None and (period is None or not 1 <= period <= length):
+            raise ValueError(f"data.period={period} must lie between 1 and data.length={length}")
+        self.length, self.period = length, period
+        self.sizes = {"train": n_train, "val": n_val, "test": n_test}
+
+    def make_splits(self) -> dict[str, torch.Tensor]:
+        if self.files["train"] is None:
+            patterns = heartbeats(self.length, self.period)
+            g = torch.Generator().manual_seed(self.seed)
+            return {s: patterns[torch.randint(self.period, (n,), generator=g)] for s, n in self.sizes.items()}
+        splits = {"train": read_sequences(self.files["train"], "data.train_file")}
+        splits["val"] = read_sequences(self.files["val"], "data.val_file") if self.files["val"] else splits["train"]
+        splits["test"] = read_sequences(self.files["test"], "data.test_file") if self.files["test"] else splits["val"]
+        width = splits["train"].shape[1]
+        for split, x in splits.items():
+            if x.shape[1] != width:
+                raise ValueError(f"data.{split}_file has sequences of length {x.shape[1]}, data.train_file of {width}")
+        self.length = width
+        self.period = self.period or infer_period(splits["train"])
+        return splits
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.length,)
+
+    def mean_activity(self) -> float:
+        """The fraction of 1s in the training data: the paper's prior π."""
+        return float(self.splits["train"].mean())
+
+    def true_nll_bits(self, split: str) -> float | None:
+        """log2 of the number of equally likely sequences; unknown (None) for data from files."""
+        return math.log2(self.period) if self.files["train"] is None else None
+
+    def sample_metrics(self, samples: torch.Tensor, split: str) -> dict[str, float]:
+        """valid: a sequence the generator can make; train / val / other: equal to a training sequence,
+        else to a validation sequence, else neither (the user's metric)."""
+        fractions = match_fractions(samples, {"train": self.splits["train"], "val": self.splits["val"]})
+        out = {f"{k}_fraction": v for k, v in fractions.items()}
+        if self.period is not None:
+            out["valid_fraction"] = match_fractions(samples, {"valid": heartbeats(self.length, self.period)})["valid"]
+        return out
