@@ -1,0 +1,75 @@
+"""Every option of every config group composes and trains a few steps."""
+
+import json
+
+import pytest
+
+from diffusion_lightning.train import run
+
+FAST = ["debug=fast", "T=20", "callbacks.figures=null", "logger=none"]
+GAUSSIAN = {
+    "schedule": ["linear", "cosine", "quadratic", "sigmoid", "constant"],
+    "loss": ["kl", "mse", "hybrid"],
+    "optimizer": ["adam", "adamw", "sgd", "sgd_momentum"],
+    "lr_scheduler": ["none", "exponential", "cosine"],
+    "model": ["mlp", "slides", "per_step"],
+    "logger": ["csv", "tensorboard", "none"],
+}
+BINARY = {"model": ["mlp", "heartbeat_paper", "heartbeat_proposed", "heartbeat_tweaked"],
+          "schedule": ["sohl_dickstein", "linear", "cosine"], "loss": ["kl", "hybrid"]}
+
+
+def train(make_cfg, tmp_path, *overrides):
+    run(make_cfg(*FAST, *overrides))
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["step"] == 20
+    return summary
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g, opts in GAUSSIAN.items() for o in opts])
+def test_swiss_roll_option_trains(make_cfg, tmp_path, group, option):
+    summary = train(make_cfg, tmp_path, f"{group}={option}")
+    for key in ("val/nll_bound_bits", "test/nll_bound_bits", "true_nll_bits", "samples/energy_distance"):
+        assert key in summary
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g, opts in BINARY.items() for o in opts])
+def test_heartbeat_option_trains(make_cfg, tmp_path, group, option):
+    summary = train(make_cfg, tmp_path, "data=heartbeat", f"{group}={option}")
+    for key in ("test/nll_bound_bits", "true_nll_bits", "samples/valid_fraction", "samples/other_fraction"):
+        assert key in summary
+
+
+@pytest.mark.parametrize("variance", ["fixed_small", "fixed_large"])
+def test_mse_with_fixed_variances(make_cfg, tmp_path, variance):
+    train(make_cfg, tmp_path, "loss=mse", f"process.variance={variance}")
+
+
+def test_figures_are_written(make_cfg, tmp_path):
+    run(make_cfg("debug=fast", "T=20", "logger=none"))
+    names = {p.stem for p in (tmp_path / "figures").glob("*.png")}
+    assert {"forward_process", "reverse_process", "samples", "curves", "bound_per_t"} <= names
+
+
+def test_trainer_configs_compose(make_cfg):
+    assert make_cfg("trainer=gpu").trainer.accelerator == "gpu"
+    cfg = make_cfg("trainer=ddp")
+    assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == 2
+
+
+def test_heartbeat_defaults_follow_the_paper(make_cfg):
+    cfg = make_cfg("data=heartbeat")
+    assert (cfg.process.name, cfg.schedule._target_.rsplit(".", 1)[1], cfg.T) == ("binomial", "sohl_dickstein", 2000)
+    assert make_cfg("data=heartbeat", "T=30", "schedule=linear").T == 30
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["loss=mse", "process.variance=learned_range"], "loss=mse trains only the mean"),
+    (["process=binomial"], "process=binomial needs binary data"),
+    (["data=heartbeat", "loss=mse"], "loss=mse needs Gaussian diffusion"),
+    (["T=0"], "T=0 must be a whole number"),
+    (["data.batch_size=5000", "data.n_train=1000"], "larger than the training split"),
+])
+def test_bad_configurations_are_refused(make_cfg, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        run(make_cfg(*FAST, *overrides))

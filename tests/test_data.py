@@ -1,0 +1,90 @@
+import math
+
+import pytest
+import torch
+
+from diffusion_lightning.data import HeartbeatDataModule, SwissRollDataModule
+from diffusion_lightning.data.batches import TensorBatches
+from diffusion_lightning.data.swiss_roll import SwissRoll
+
+
+def test_swiss_roll_is_standardised_and_seeded():
+    a, b = SwissRollDataModule(n_train=50_000, seed=3), SwissRollDataModule(n_train=50_000, seed=3)
+    a.setup(), b.setup()
+    x = a.splits["train"]
+    assert torch.equal(x, b.splits["train"])
+    assert x.mean(0).abs().max() < 0.02 and (x.var(0).mean() - 1).abs() < 0.02
+    assert not torch.equal(a.splits["val"], a.splits["test"][: len(a.splits["val"])])
+
+
+def test_swiss_roll_density_integrates_to_one():
+    """The true density from quadrature over s is a density: ∫ p(x) dx = 1 on a fine grid."""
+    gen = SwissRoll(noise=0.5)
+    h = 0.02
+    axis = torch.arange(-3, 3, h)
+    grid = torch.cartesian_prod(axis, axis)
+    p = torch.exp2(-gen.nll_bits(grid).double())
+    assert float(p.sum() * h * h) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_true_nll_is_below_a_mismatched_density():
+    """Cross-entropy against any other density (here: N(0, I)) is higher than the true NLL."""
+    gen = SwissRoll(noise=0.5)
+    x = gen.sample(20_000, torch.Generator().manual_seed(0))
+    gaussian = (math.log(2 * math.pi) + 0.5 * (x**2).sum(1)) / math.log(2)
+    assert gen.nll_bits(x).mean() < gaussian.mean() - 1
+
+
+def test_batches_cover_every_row_once_and_shards_are_disjoint():
+    data = torch.arange(103).float()[:, None]
+    seen = torch.cat(list(TensorBatches(data, 10, shuffle=True)))
+    assert sorted(seen.flatten().tolist()) == list(range(103))
+    shards = [torch.cat(list(TensorBatches(data, 5, shuffle=True, rank=r, world_size=2))) for r in (0, 1)]
+    assert not set(shards[0].flatten().tolist()) & set(shards[1].flatten().tolist())
+    assert len(TensorBatches(data, 10, drop_last=True)) == 10
+
+
+def test_generated_heartbeats_follow_the_paper():
+    dm = HeartbeatDataModule(length=20, period=5)
+    dm.setup()
+    x = dm.splits["train"]
+    assert x.shape == (10_000, 20) and len(x.unique(dim=0)) == 5
+    assert dm.mean_activity() == pytest.approx(0.2)
+    assert dm.true_nll_bits("test") == pytest.approx(math.log2(5))
+    metrics = dm.sample_metrics(torch.cat([x[:90], torch.zeros(10, 20)]), "val")
+    assert metrics["valid_fraction"] == pytest.approx(0.9) and metrics["other_fraction"] == pytest.approx(0.1)
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_files_in_the_users_format(tmp_path):
+    rows = ["".join("1" if i % 32 == phase else "0" for i in range(64)) for phase in range(32)]
+    dm = HeartbeatDataModule(train_file=write(tmp_path, "train.txt", "\n".join(rows[:30]) + "\n"),
+                             val_file=write(tmp_path, "val.txt", "\n".join(rows[30:])), period=None, batch_size=8)
+    dm.setup()
+    assert dm.splits["train"].shape == (30, 64) and dm.splits["val"].shape == (2, 64)
+    assert dm.shape == (64,) and dm.period == 32 and dm.true_nll_bits("val") is None
+    metrics = dm.sample_metrics(dm.splits["val"], "val")
+    assert metrics["val_fraction"] == 1.0 and metrics["valid_fraction"] == 1.0
+
+
+@pytest.mark.parametrize("text,message", [
+    ("0101\n01x1\n", r"line 2: character 'x' at column 3"),
+    ("0101\n011\n", r"line 2: length 3, but earlier lines have length 4"),
+    ("\n\n", r"holds no sequences"),
+    ("", r"holds no sequences"),
+])
+def test_malformed_files_are_refused_with_file_and_line(tmp_path, text, message):
+    path = write(tmp_path, "bad.txt", text)
+    with pytest.raises(ValueError, match=message) as info:
+        HeartbeatDataModule(train_file=path, batch_size=1).setup()
+    assert "bad.txt" in str(info.value)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"data.train_file: no such file: .*nope.txt"):
+        HeartbeatDataModule(train_file=str(tmp_path / "nope.txt"), batch_size=1).setup()
