@@ -6,9 +6,9 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from diffusion_lightning.train import run
+    from diffusion_lightning.train import task
 
-    return run(cfg)
+    return task(cfg)
 
 
 if __name__ == "__main__":

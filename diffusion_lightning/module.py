@@ -9,11 +9,8 @@ import lightning as L
 import torch
 from torch import nn
 
+from .errors import ConfigError, DivergenceError
 from .processes.base import DiffusionProcess
-
-
-class DivergenceError(RuntimeError):
-    """A non-finite loss: the run stops at once."""
 
 
 class DiffusionModule(L.LightningModule):
@@ -23,7 +20,7 @@ class DiffusionModule(L.LightningModule):
         super().__init__()
         process.check_loss(loss)
         if not 0 <= ema_decay < 1:
-            raise ValueError(f"ema_decay={ema_decay} must lie in [0, 1); 0 turns the EMA off")
+            raise ConfigError(f"ema_decay={ema_decay} must lie in [0, 1); 0 turns the EMA off")
         self.process, self.net, self.loss_name, self.hybrid_lambda = process, net, loss, hybrid_lambda
         self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
         self.ema_decay, self.eval_seed = ema_decay, eval_seed
@@ -97,6 +94,17 @@ class DiffusionModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_bound("test")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Also keep the RNG that draws t and the noise, and the curves, so a resumed run continues exactly."""
+        checkpoint["rng_state"] = torch.get_rng_state()
+        checkpoint["history"] = {"train": self.history, "val": self.val_history}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["rng_state"])
+        self.history = checkpoint.get("history", {}).get("train", [])
+        self.val_history = checkpoint.get("history", {}).get("val", [])
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.net.parameters())

@@ -2,11 +2,13 @@
 
 import torch
 
+from .errors import ConfigError
+
 
 def exponential(optimizer: torch.optim.Optimizer, total_steps: int, final_factor: float = 0.01):
     """lr·γ^step with γ chosen so the lr ends at final_factor·lr."""
     if not 0 < final_factor <= 1:
-        raise ValueError(f"lr_scheduler.final_factor={final_factor} must lie in (0, 1]")
+        raise ConfigError(f"lr_scheduler.final_factor={final_factor} must lie in (0, 1]")
     return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=final_factor ** (1 / max(total_steps, 1)))
 
 

@@ -8,6 +8,8 @@ import math
 
 import torch
 
+from .errors import ConfigError
+
 
 def _default_range(T: int, beta_start: float | None, beta_end: float | None) -> tuple[float, float]:
     scale = 1000.0 / T
@@ -57,14 +59,14 @@ def check_betas(betas: torch.Tensor, last_may_be_one: bool = False) -> torch.Ten
 
     Binomial diffusion may end on β_T = 1 (x_T is then exactly the prior); Gaussian may not."""
     if betas.ndim != 1 or len(betas) < 1:
-        raise ValueError(f"a schedule must give one β per step, got shape {tuple(betas.shape)}; set T ≥ 1")
+        raise ConfigError(f"a schedule must give one β per step, got shape {tuple(betas.shape)}; set T ≥ 1")
     upper = torch.ones_like(betas)
     if last_may_be_one:
         upper[-1] = 1 + 1e-12
     bad = ~((betas > 0) & (betas < upper))
     if bad.any():
         t = int(bad.nonzero()[0]) + 1
-        raise ValueError(
+        raise ConfigError(
             f"schedule gives β_{t} = {float(betas[t - 1]):.4g}, outside (0, 1); "
             "choose schedule.beta_start/beta_end (or schedule.beta) in (0, 1)"
         )

@@ -3,6 +3,7 @@
 import lightning as L
 import torch
 
+from ..errors import ConfigError
 from .batches import TensorBatches
 
 
@@ -17,7 +18,7 @@ class InMemoryDataModule(L.LightningDataModule):
         super().__init__()
         for key, value in {"batch_size": batch_size, "eval_batch_size": eval_batch_size}.items():
             if value < 1:
-                raise ValueError(f"data.{key}={value} must be ≥ 1")
+                raise ConfigError(f"data.{key}={value} must be ≥ 1")
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
         self.splits: dict[str, torch.Tensor] = {}
 
@@ -30,14 +31,15 @@ class InMemoryDataModule(L.LightningDataModule):
         self.splits = self.make_splits()
         n_train = len(self.splits["train"])
         if self.batch_size > n_train:
-            raise ValueError(f"data.batch_size={self.batch_size} is larger than the training split ({n_train} "
+            raise ConfigError(f"data.batch_size={self.batch_size} is larger than the training split ({n_train} "
                              "examples); lower data.batch_size or give more training data")
 
     def train_dataloader(self) -> TensorBatches:
-        """Shuffled batches; under DDP each rank takes its own share of every permutation."""
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        """Shuffled batches, positioned by the trainer's global step; under DDP each rank takes its own share."""
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
         return TensorBatches(self.splits["train"], self.batch_size, shuffle=True, seed=self.seed, drop_last=True,
-                             rank=rank, world_size=world)
+                             rank=rank, world_size=world, step=(lambda: trainer.global_step) if trainer else None)
 
     def val_dataloader(self) -> TensorBatches:
         """The whole split on every rank: the bound is exact over the split, not over a shard."""

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import ConfigError
 from ..metrics import match_fractions
 from .base import InMemoryDataModule
 
@@ -20,7 +21,7 @@ def read_sequences(path: str | Path, key: str) -> torch.Tensor:
     """Parse a file of '0'/'1' lines; refuse anything else with the file, the line and the problem."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{key}: no such file: {path}")
+        raise ConfigError(f"{key}: no such file: {path}")
     rows, width = [], None
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.strip()
@@ -28,15 +29,15 @@ def read_sequences(path: str | Path, key: str) -> torch.Tensor:
             continue
         bad = next((c for c in line if c not in "01"), None)
         if bad is not None:
-            raise ValueError(f"{path}, line {number}: character {bad!r} at column {line.index(bad) + 1}; "
+            raise ConfigError(f"{path}, line {number}: character {bad!r} at column {line.index(bad) + 1}; "
                              "a sequence is made of '0' and '1' only")
         if width is not None and len(line) != width:
-            raise ValueError(f"{path}, line {number}: length {len(line)}, but earlier lines have length {width}; "
+            raise ConfigError(f"{path}, line {number}: length {len(line)}, but earlier lines have length {width}; "
                              "all sequences must have one length")
         width = len(line)
         rows.append([float(c) for c in line])
     if not rows:
-        raise ValueError(f"{path}: the file holds no sequences; give one '0'/'1' sequence per line")
+        raise ConfigError(f"{path}: the file holds no sequences; give one '0'/'1' sequence per line")
     return torch.tensor(rows)
 
 
@@ -55,9 +56,9 @@ class HeartbeatDataModule(InMemoryDataModule):
         super().__init__(batch_size, eval_batch_size, seed)
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         if train_file is None and any(self.files.values()):
-            raise ValueError("data.val_file/test_file need data.train_file too")
+            raise ConfigError("data.val_file/test_file need data.train_file too")
         if train_file is None and (period is None or not 1 <= period <= length):
-            raise ValueError(f"data.period={period} must lie between 1 and data.length={length}")
+            raise ConfigError(f"data.period={period} must lie between 1 and data.length={length}")
         self.length, self.period = length, period
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
 
@@ -72,7 +73,7 @@ class HeartbeatDataModule(InMemoryDataModule):
         width = splits["train"].shape[1]
         for split, x in splits.items():
             if x.shape[1] != width:
-                raise ValueError(f"data.{split}_file has sequences of length {x.shape[1]}, data.train_file of {width}")
+                raise ConfigError(f"data.{split}_file has sequences of length {x.shape[1]}, data.train_file of {width}")
         self.length = width
         self.period = self.period or infer_period(splits["train"])
         return splits

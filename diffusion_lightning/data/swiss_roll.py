@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from ..errors import ConfigError
 from ..losses import LOG2
 from ..metrics import energy_distance
 from .base import InMemoryDataModule
@@ -24,9 +25,9 @@ class SwissRoll:
 
     def __init__(self, noise: float = 0.5, s_min: float = 1.5 * math.pi, s_max: float = 4.5 * math.pi):
         if noise <= 0:
-            raise ValueError(f"data.noise={noise} must be > 0 (the roll's thickness); try data.noise=0.5")
+            raise ConfigError(f"data.noise={noise} must be > 0 (the roll's thickness); try data.noise=0.5")
         if not s_min < s_max:
-            raise ValueError(f"data.s_min={s_min} must be below data.s_max={s_max}")
+            raise ConfigError(f"data.s_min={s_min} must be below data.s_max={s_max}")
         self.noise, self.s_min, self.s_max = noise, s_min, s_max
         # Quadrature nodes over s, dense enough for ~20 nodes across the narrowest width σ/|roll'(s)|.
         n = max(4096, int(20 * (s_max - s_min) * math.hypot(1, s_max) / noise))
@@ -71,7 +72,7 @@ class SwissRollDataModule(InMemoryDataModule):
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
         for split, n in self.sizes.items():
             if n < 2:
-                raise ValueError(f"data.n_{split}={n} must be ≥ 2")
+                raise ConfigError(f"data.n_{split}={n} must be ≥ 2")
         self.generator = SwissRoll(noise, s_min, s_max)
 
     def make_splits(self) -> dict[str, torch.Tensor]:

@@ -5,12 +5,14 @@ import math
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "softplus": nn.Softplus, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
 def activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
-        raise ValueError(f"model.activation={name!r} is not known; choose one of {', '.join(ACTIVATIONS)}")
+        raise ConfigError(f"model.activation={name!r} is not known; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
 
 

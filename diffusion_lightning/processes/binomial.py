@@ -8,6 +8,7 @@ per bit, which is exact when p̃ is the true posterior of each bit.
 
 import torch
 
+from ..errors import ConfigError
 from ..losses import LOG2, bernoulli_kl, bernoulli_nll
 from ..schedules import check_betas
 from .base import DiffusionProcess
@@ -22,7 +23,7 @@ class BinomialDiffusion(DiffusionProcess):
         super().__init__()
         check_choice("model.prediction", prediction, PREDICTIONS)
         if not 0 < prior_rate < 1:
-            raise ValueError(f"prior rate π = {prior_rate:.4g} must lie in (0, 1); set data.prior to a value in (0, 1)")
+            raise ConfigError(f"prior rate π = {prior_rate:.4g} must lie in (0, 1); set data.prior to a value in (0, 1)")
         self.prediction, self.prior_rate = prediction, float(prior_rate)
         b = torch.cat([torch.zeros(1, dtype=torch.float64), check_betas(torch.as_tensor(betas, dtype=torch.float64), True)])
         alpha_bar = torch.cumprod(1 - b, 0)
@@ -79,10 +80,10 @@ class BinomialDiffusion(DiffusionProcess):
 
     def check_loss(self, loss: str) -> None:
         if loss == "mse":
-            raise ValueError("loss=mse needs Gaussian diffusion (it regresses ε); for binary data use loss=kl or loss=hybrid")
+            raise ConfigError("loss=mse needs Gaussian diffusion (it regresses ε); for binary data use loss=kl or loss=hybrid")
         check_choice("loss.name", loss, LOSSES)
         if loss == "hybrid" and self.prediction != "x0":
-            raise ValueError("loss=hybrid adds a cross-entropy on x_0, so it needs model.prediction=x0")
+            raise ConfigError("loss=hybrid adds a cross-entropy on x_0, so it needs model.prediction=x0")
 
     def training_losses(self, net, x0: torch.Tensor, loss: str, hybrid_lambda: float = 1e-3) -> dict[str, torch.Tensor]:
         """kl: L_T + T·L_{t−1} with one random t per example (nats per sequence); hybrid: that plus

@@ -9,6 +9,7 @@ log β_t, Nichol & Dhariwal 2021 Eq. 15).
 
 import torch
 
+from ..errors import ConfigError
 from ..losses import LOG2, normal_kl, normal_nll
 from ..schedules import check_betas
 from .base import DiffusionProcess
@@ -25,7 +26,7 @@ def _at(buffer: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tens
 
 def check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ValueError(f"{key}={value!r} is not known; choose one of {', '.join(allowed)}")
+        raise ConfigError(f"{key}={value!r} is not known; choose one of {', '.join(allowed)}")
 
 
 class GaussianDiffusion(DiffusionProcess):
@@ -125,12 +126,12 @@ class GaussianDiffusion(DiffusionProcess):
         check_choice("loss.name", loss, LOSSES)
         learned = self.variance in ("learned", "learned_range")
         if loss == "mse" and learned:
-            raise ValueError(
+            raise ConfigError(
                 f"loss=mse trains only the mean, so model.variance={self.variance} would stay untrained; "
                 "use loss=hybrid or loss=kl, or model.variance=fixed_small"
             )
         if loss == "hybrid" and not learned:
-            raise ValueError(
+            raise ConfigError(
                 f"loss=hybrid trains the variance through L_vlb, but model.variance={self.variance} is fixed; "
                 "use model.variance=learned_range, or loss=mse"
             )

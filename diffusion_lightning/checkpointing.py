@@ -1,0 +1,39 @@
+"""Checkpoints that survive interruption: written whole or not at all, and one saved on Ctrl-C / SIGTERM."""
+
+import os
+import signal
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Save to a temporary file, then rename: a job killed mid-write keeps its previous checkpoint intact."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        super().save_checkpoint(checkpoint, tmp, storage_options)
+        os.replace(tmp, path)
+
+
+class InterruptCheckpoint(L.Callback):
+    """On Ctrl-C (or SIGTERM, see ``sigterm_as_interrupt``) save ``last.ckpt`` at the step reached, to resume
+    from with ``ckpt_path=<run dir>/checkpoints/last.ckpt``. Other failures (e.g. divergence) save nothing,
+    so a broken model never replaces the last good checkpoint."""
+
+    def __init__(self, dirpath: str):
+        self.path = Path(dirpath) / "last.ckpt"
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt) and trainer.state.fn == "fit":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            trainer.save_checkpoint(self.path)
+
+
+def sigterm_as_interrupt() -> None:
+    """Treat SIGTERM (``kill``, a scheduler's preemption) like Ctrl-C, so the run stops the same graceful way."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, handler)
