@@ -183,14 +183,12 @@ def run(cfg: DictConfig) -> float | None:
     try:
         datamodule, module, trainer = build(cfg)
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        if trainer.interrupted:
-            raise KeyboardInterrupt
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
         trainer.test(module, datamodule=datamodule, verbose=False)
         summary["status"] = "finished"
     except BaseException as error:
-        interrupted = isinstance(error, KeyboardInterrupt) or (trainer is not None and trainer.interrupted)
-        summary["status"] = "interrupted" if interrupted else "failed"
+        # Lightning turns Ctrl-C (and SIGTERM, see sigterm_as_interrupt) into SystemExit after its graceful stop.
+        summary["status"] = "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "failed"
         summary["error"] = str(known_failure(error) or f"{type(error).__name__}: {error}")
         raise
     finally:

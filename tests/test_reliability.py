@@ -1,0 +1,123 @@
+"""What a user sees when things go wrong: one clear line, a non-zero exit, and nothing written lost."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from diffusion_lightning.errors import ConfigError
+from diffusion_lightning.train import run
+
+from .conftest import ROOT
+
+FAST = ["debug=fast", "T=10", "logger=none"]
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize("overrides,fragments", [
+    (["T=0"], ["T=0", "≥ 1"]),
+    (["optimizer.lr=-1"], ["optimizer.lr=-1", "> 0"]),
+    (["schedule.beta_end=1.5"], ["outside (0, 1)", "schedule.beta_start/beta_end"]),
+    (["data.batch_size=4096"], ["data.batch_size=4096", "larger than the training split"]),
+    (["process=binomial"], ["process=binomial needs binary data"]),
+])
+def test_bad_setting_is_one_line(cli, overrides, fragments):
+    assert_one_line_error(cli(*FAST, *overrides), *fragments)
+
+
+def test_full_traceback_on_request(cli):
+    result = cli(*FAST, "T=0", env={"HYDRA_FULL_ERROR": "1"})
+    assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+def test_unknown_option_gets_hydras_message(cli):
+    result = cli(*FAST, "schedule=wavy")
+    assert result.returncode != 0 and "Could not find 'schedule/wavy'" in result.stderr
+
+
+def test_bad_data_file_names_file_and_line(cli, tmp_path):
+    bad = tmp_path / "train.txt"
+    bad.write_text("00100\n0010\n")
+    assert_one_line_error(cli(*FAST, "data=heartbeat", f"data.train_file={bad}", "data.batch_size=1"),
+                          "train.txt, line 2", "length 4")
+
+
+def test_divergence_stops_with_a_hint_and_a_failed_summary(cli, tmp_path):
+    result = cli(*FAST, "optimizer=sgd", "optimizer.lr=1e30", "trainer.gradient_clip_val=null")
+    assert_one_line_error(result, "training diverged at step", "learning rate")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "failed" and "diverged" in summary["error"]
+
+
+def test_a_failed_job_does_not_stop_the_sweep(cli, tmp_path):
+    result = cli("-m", *FAST, "optimizer=sgd", "trainer.gradient_clip_val=null", "optimizer.lr=1e-3,1e30")
+    statuses = sorted(json.loads(p.read_text())["status"] for p in (tmp_path / "sweep").glob("*/summary.json"))
+    assert statuses == ["failed", "finished"]
+    assert result.returncode != 0 and "1 job(s) of the sweep" in result.stderr
+
+
+def test_wandb_online_without_an_account_fails_at_once(cli, tmp_path):
+    env = {"HOME": str(tmp_path), "WANDB_API_KEY": "", "NETRC": str(tmp_path / "none")}
+    start = time.time()
+    result = cli("debug=fast", "T=10", "logger=wandb", "logger.wandb.offline=false", env=env)
+    assert_one_line_error(result, "wandb login")
+    assert time.time() - start < 120
+
+
+def test_weak_schedule_warns_with_the_prior_cost(cli):
+    result = cli(*FAST, "schedule.beta_end=0.001", "schedule.beta_start=0.0001")
+    assert result.returncode == 0
+    assert "the prior term L_T" in result.stdout + result.stderr
+
+
+def test_same_seed_same_numbers(make_cfg, tmp_path):
+    results = []
+    for name in ("a", "b"):
+        run(make_cfg(*FAST, "callbacks.figures=null", f"paths.output_dir={tmp_path / name}"))
+        results.append(json.loads((tmp_path / name / "summary.json").read_text()))
+    keys = [k for k in results[0] if k.startswith(("val/", "test/", "samples/", "train/"))]
+    assert keys and all(results[0][k] == results[1][k] for k in keys)
+
+
+def test_run_directory_holds_what_is_needed_to_rerun(cli, tmp_path):
+    assert cli(*FAST).returncode == 0
+    run_dir = tmp_path / "run"
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert info["diffusion_lightning"] and info["torch"] and "command" in info
+    assert {p.name for p in (run_dir / ".hydra").iterdir()} >= {"config.yaml", "overrides.yaml", "hydra.yaml"}
+
+
+def test_ctrl_c_leaves_a_checkpoint_and_an_honest_summary(tmp_path):
+    """A real SIGINT to a running training: last.ckpt loads, summary.json says interrupted."""
+    cmd = [sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={tmp_path}", "logger=none", "T=10",
+           "trainer.max_steps=1000000", "callbacks.figures=null"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "checkpoints" / "last.ckpt").exists():
+        time.sleep(0.5)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+    assert proc.returncode != 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["step"] > 0
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == summary["step"]
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
