@@ -11,12 +11,13 @@ from torch import nn
 
 from .errors import ConfigError, DivergenceError
 from .processes.base import DiffusionProcess
+from .timesteps import ImportanceSampler, UniformSampler
 
 
 class DiffusionModule(L.LightningModule):
     def __init__(self, process: DiffusionProcess, net: nn.Module, optimizer: Callable, loss: str = "kl",
                  hybrid_lambda: float = 1e-3, lr_scheduler: Callable | None = None, ema_decay: float = 0.999,
-                 eval_seed: int = 1234):
+                 t_sampler: str = "uniform", eval_seed: int = 1234):
         super().__init__()
         process.check_loss(loss)
         if not 0 <= ema_decay < 1:
@@ -25,6 +26,10 @@ class DiffusionModule(L.LightningModule):
         self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
         self.ema_decay, self.eval_seed = ema_decay, eval_seed
         self.ema = copy.deepcopy(net).requires_grad_(False) if ema_decay > 0 else None
+        samplers = {"uniform": UniformSampler, "importance": ImportanceSampler}
+        if t_sampler not in samplers:
+            raise ConfigError(f"loss.t_sampler={t_sampler!r} is not known; choose uniform or importance")
+        self.t_sampler = samplers[t_sampler](process.T)
         self.history: list[dict[str, float]] = []
         self.val_history: list[dict[str, float]] = []
         self._bits: list[torch.Tensor] = []
@@ -36,7 +41,9 @@ class DiffusionModule(L.LightningModule):
         return self.ema if self.ema is not None else self.net
 
     def training_step(self, x0: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        terms = self.process.training_losses(self.net, x0, self.loss_name, self.hybrid_lambda)
+        t, weights = self.t_sampler.sample(len(x0), x0.device)
+        terms = self.process.training_losses(self.net, x0, t, weights, self.loss_name, self.hybrid_lambda)
+        self.t_sampler.update(t, terms.pop("term"))
         loss = terms["loss"]
         if not torch.isfinite(loss):
             bad = next(k for k, v in terms.items() if not torch.isfinite(v))

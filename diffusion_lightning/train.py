@@ -101,7 +101,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
     torch.manual_seed(cfg.seed + 1000 * rank_zero_only.rank)  # same network on every rank, its own t and noise
     module = DiffusionModule(
         process, net, optimizer=instantiate(cfg.optimizer), loss=cfg.loss.name,
-        hybrid_lambda=cfg.loss.get("lambda", 1e-3),
+        hybrid_lambda=cfg.loss.get("lambda", 1e-3), t_sampler=cfg.loss.get("t_sampler", "uniform"),
         lr_scheduler=instantiate(cfg.lr_scheduler) if cfg.get("lr_scheduler") else None, ema_decay=cfg.ema_decay,
     )
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]

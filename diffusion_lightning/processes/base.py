@@ -11,17 +11,13 @@ from ..losses import LOG2
 
 
 class DiffusionProcess(nn.Module):
-    """Subclasses define q_sample, prior_term, term, p_sample, prior_sample and training_losses."""
+    """Subclasses define q_sample, prior_term, term, p_sample, prior_sample, check_loss and training_losses."""
 
     betas: torch.Tensor
 
     @property
     def T(self) -> int:
         return len(self.betas) - 1
-
-    def sample_t(self, n: int, device: torch.device | str) -> torch.Tensor:
-        """One uniformly random step per example: the unbiased estimate of Σ_t is T·L_t."""
-        return torch.randint(1, self.T + 1, (n,), device=device)
 
     @torch.no_grad()
     def bound(

@@ -85,14 +85,15 @@ class BinomialDiffusion(DiffusionProcess):
         if loss == "hybrid" and self.prediction != "x0":
             raise ConfigError("loss=hybrid adds a cross-entropy on x_0, so it needs model.prediction=x0")
 
-    def training_losses(self, net, x0: torch.Tensor, loss: str, hybrid_lambda: float = 1e-3) -> dict[str, torch.Tensor]:
-        """kl: L_T + T·L_{t−1} with one random t per example (nats per sequence); hybrid: that plus
-        λ·(−log p̃(x_0|x_t)), D3PM's auxiliary loss."""
-        t = self.sample_t(len(x0), x0.device)
+    def training_losses(self, net, x0: torch.Tensor, t: torch.Tensor, weights: torch.Tensor, loss: str,
+                        hybrid_lambda: float = 1e-3) -> dict[str, torch.Tensor]:
+        """kl: L_T + T·weight·L_{t−1}, one step t per example drawn with probability 1/(T·weight) (nats per
+        sequence); hybrid: that plus λ·(−log p̃(x_0|x_t)), D3PM's auxiliary loss."""
         x_t = self.q_sample(x0, t)
         out = net(x_t, t)
-        vlb = self.prior_term(x0) + self.T * self.term(out, x0, x_t, t)
-        result = {"bound_bits": vlb.detach().mean() / LOG2, "loss": vlb.mean()}
+        term = self.term(out, x0, x_t, t)
+        vlb = self.prior_term(x0) + self.T * weights * term
+        result = {"bound_bits": vlb.detach().mean() / LOG2, "loss": vlb.mean(), "term": term.detach()}
         if loss == "hybrid":
             ce = torch.nn.functional.binary_cross_entropy_with_logits(out, x0, reduction="none").flatten(1).sum(1)
             result["ce"] = ce.detach().mean()

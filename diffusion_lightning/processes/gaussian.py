@@ -136,16 +136,18 @@ class GaussianDiffusion(DiffusionProcess):
                 "use model.variance=learned_range, or loss=mse"
             )
 
-    def training_losses(self, net, x0: torch.Tensor, loss: str, hybrid_lambda: float = 1e-3) -> dict[str, torch.Tensor]:
-        """One random t per example. kl: L_T + T·L_{t−1} (unbiased for the bound, nats per point);
-        mse: DDPM's L_simple on what the network predicts; hybrid: L_simple + λ·L_vlb with the mean
-        detached inside L_vlb (nats per dimension, as Improved DDPM)."""
-        t = self.sample_t(len(x0), x0.device)
+    def training_losses(self, net, x0: torch.Tensor, t: torch.Tensor, weights: torch.Tensor, loss: str,
+                        hybrid_lambda: float = 1e-3) -> dict[str, torch.Tensor]:
+        """One step t per example, drawn with probability 1/(T·weight). kl: L_T + T·weight·L_{t−1} (unbiased
+        for the bound, nats per point); mse: DDPM's L_simple on what the network predicts; hybrid: L_simple +
+        λ·L_vlb with the mean detached inside L_vlb (nats per dimension, as Improved DDPM). ``term`` holds
+        each example's L_{t−1} for the t-sampler."""
         noise = torch.randn_like(x0)
         x_t = self.q_sample(x0, t, noise=noise)
         out = net(x_t, t)
-        vlb = self.prior_term(x0) + self.T * self.term(out, x0, x_t, t)
-        result = {"bound_bits": vlb.detach().mean() / LOG2}
+        term = self.term(out, x0, x_t, t)
+        vlb = self.prior_term(x0) + self.T * weights * term
+        result = {"bound_bits": vlb.detach().mean() / LOG2, "term": term.detach()}
         if loss == "kl":
             result["loss"] = vlb.mean()
             return result
@@ -159,6 +161,6 @@ class GaussianDiffusion(DiffusionProcess):
             result["loss"] = mse.mean()
             return result
         frozen = torch.cat([mean_out.detach(), out.chunk(2, dim=-1)[1]], dim=-1)
-        vlb_frozen = self.T * self.term(frozen, x0, x_t, t) / x0[0].numel()
+        vlb_frozen = self.T * weights * self.term(frozen, x0, x_t, t) / x0[0].numel()
         result["loss"] = (mse + hybrid_lambda * vlb_frozen).mean()
         return result

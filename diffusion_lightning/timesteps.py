@@ -1,0 +1,55 @@
+"""Which t each training example uses. The bound's estimate T·w_t·L_t with w_t = 1/(T·p_t) is unbiased for any
+p_t > 0; a p_t that follows the size of L_t lowers its variance (Nichol & Dhariwal 2021, Sec. 3.3)."""
+
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+
+class UniformSampler(nn.Module):
+    """t ~ U{1..T}, every weight 1."""
+
+    def __init__(self, T: int):
+        super().__init__()
+        self.T = T
+
+    def sample(self, n: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.randint(1, self.T + 1, (n,), device=device), torch.ones(n, device=device)
+
+    def update(self, t: torch.Tensor, terms: torch.Tensor) -> None:
+        """Uniform sampling learns nothing from the losses."""
+
+
+class ImportanceSampler(UniformSampler):
+    """p_t ∝ √E[L_t²] over the last ``history`` losses seen at each t (mixed with 1% uniform), once every t has
+    a full history; uniform until then. The history lives in buffers, so it is checkpointed with the model."""
+
+    def __init__(self, T: int, history: int = 10, uniform_mix: float = 0.01):
+        super().__init__(T)
+        if history < 1 or not 0 < uniform_mix <= 1:
+            raise ConfigError(f"loss.t_sampler needs history ≥ 1 and uniform_mix in (0, 1], got {history}, {uniform_mix}")
+        self.uniform_mix = uniform_mix
+        self.register_buffer("losses", torch.zeros(T + 1, history))
+        self.register_buffer("counts", torch.zeros(T + 1, dtype=torch.long))
+
+    def probabilities(self) -> torch.Tensor | None:
+        """p_t for t = 1..T, or None while some t still lacks a full history."""
+        if (self.counts[1:] < self.losses.shape[1]).any():
+            return None
+        p = self.losses[1:].pow(2).mean(1).sqrt()
+        p = p / p.sum()
+        return (1 - self.uniform_mix) * p + self.uniform_mix / self.T
+
+    def sample(self, n: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self.probabilities()
+        if p is None:
+            return super().sample(n, device)
+        t = torch.multinomial(p, n, replacement=True) + 1
+        return t, 1 / (self.T * p[t - 1])
+
+    def update(self, t: torch.Tensor, terms: torch.Tensor) -> None:
+        """Write each example's L_t into the ring buffer of its t (a t drawn twice in a batch keeps one value)."""
+        slot = self.counts[t] % self.losses.shape[1]
+        self.losses[t, slot] = terms.detach().float()
+        self.counts[t] += 1
