@@ -1,0 +1,96 @@
+"""The report's figures: every job's bound curves overlaid, and a grid of one figure per job (samples, q(x_t),
+p(x_t)), best first, so that the slides' side-by-side pictures come out of a sweep without hand work."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
+import numpy as np
+
+if TYPE_CHECKING:
+    from .report import Job
+
+
+def smooth(y: np.ndarray, width: int) -> np.ndarray:
+    """Moving average (the training bound is a one-t, one-batch estimate, too noisy to compare raw)."""
+    width = max(1, min(width, len(y)))
+    return np.convolve(y, np.ones(width) / width, mode="valid")
+
+
+def curves_figure(jobs: list[Job], label: Callable[[Job], str]) -> plt.Figure:
+    """Training bound (smoothed) and exact validation bound against step, one colour per job in both panels,
+    the legend below them; the validation axis is logarithmic when every value is positive, to separate the best."""
+    fig, (train_ax, val_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    with_curves = [job for job in jobs if job.curves.get("train") or job.curves.get("val")]
+    colours = plt.get_cmap("tab10" if len(with_curves) <= 10 else "tab20")
+    shown, val_values = [], []
+    for i, job in enumerate(with_curves):
+        colour = colours(i % colours.N)
+        train = [r for r in job.curves.get("train", []) if "train/bound_bits" in r]
+        if train:
+            y = smooth(np.array([r["train/bound_bits"] for r in train]), len(train) // 20)
+            train_ax.plot([r["step"] for r in train][len(train) - len(y):], y, color=colour, lw=1)
+            shown.append(y[len(y) // 10:])
+        val = [r for r in job.curves.get("val", []) if "val/nll_bound_bits" in r]
+        val_values += [r["val/nll_bound_bits"] for r in val]
+        train_ax.plot([], [], "o-", color=colour, ms=3,
+                      label=label(job) + ("" if job.status == "finished" else f" ({job.status})"))
+        val_ax.plot([r["step"] for r in val], [r["val/nll_bound_bits"] for r in val], "o-", color=colour, ms=3)
+    for ax, title in ((train_ax, "train bound, bits (one t per example, smoothed)"),
+                      (val_ax, "val/nll_bound_bits (exact bound)")):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3, which="both")
+    values = np.concatenate(shown) if shown else np.array([])
+    values = values[np.isfinite(values)]
+    # the first tenth of training is a transient that would squash every difference that matters
+    if values.size and (high := np.percentile(values, 98)) > (low := values.min()):
+        train_ax.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
+    if val_values and min(val_values) > 0:
+        val_ax.set_yscale("log")
+    fig.tight_layout()
+    if with_curves:
+        fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0), ncol=min(3, len(with_curves)), fontsize=8,
+                   frameon=False)
+    return fig
+
+
+def image_grid(jobs: list[Job], name: str, label: Callable[[Job], str], metric: str) -> plt.Figure:
+    """Each job's ``figures/<name>.png`` as one panel, best first; a job without it gets a panel saying why.
+    Wide figures (a row of q(x_t) frames) stack in one column, heartbeat rasters go two to a row, square ones four."""
+    images = {job.num: mpimg.imread(path) for job in jobs if (path := job.figure(name))}
+    shapes = [image.shape for image in images.values()]
+    aspect = shapes[0][1] / shapes[0][0] if shapes else 1.0
+    panel_width = 14 if aspect > 2.5 else 7 if aspect > 1.5 else 3.6   # inches; rows about 14 wide
+    ncols = min(len(jobs), round(14 / panel_width))
+    nrows = -(-len(jobs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_width * ncols, (panel_width / aspect + 0.8) * nrows),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, job in zip(axes.flat, jobs):
+        score = job.summary.get(metric)
+        title = textwrap.fill(label(job), int(panel_width * 12))
+        title += f"\n{metric} = {score:.4g}" if isinstance(score, (int, float)) else ""
+        if job.num in images:
+            ax.imshow(images[job.num])
+        else:
+            reason = job.note if job.status != "finished" else f"no figures/{name}.png"
+            ax.text(0.5, 0.5, f"{job.status}\n{reason[:200]}", ha="center", va="center", wrap=True, fontsize=8,
+                    color="firebrick", transform=ax.transAxes)
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: plt.Figure, path: Path) -> None:
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
