@@ -21,7 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, read_write
 
 from . import __version__
-from .checkpointing import AtomicCheckpointIO, sigterm_as_interrupt
+from .checkpointing import INTERRUPTIONS, AtomicCheckpointIO, sigterm_as_interrupt
 from .errors import ConfigError, known_failure
 from .losses import LOG2
 from .module import DiffusionModule
@@ -187,8 +187,8 @@ def run(cfg: DictConfig) -> float | None:
         trainer.test(module, datamodule=datamodule, verbose=False)
         summary["status"] = "finished"
     except BaseException as error:
-        # Lightning turns Ctrl-C (and SIGTERM, see sigterm_as_interrupt) into SystemExit after its graceful stop.
-        summary["status"] = "interrupted" if isinstance(error, (KeyboardInterrupt, SystemExit)) else "failed"
+        # Lightning turns Ctrl-C into SystemExit after its graceful stop, and SIGTERM into SIGTERMException.
+        summary["status"] = "interrupted" if isinstance(error, (*INTERRUPTIONS, SystemExit)) else "failed"
         summary["error"] = str(known_failure(error) or f"{type(error).__name__}: {error}")
         raise
     finally:

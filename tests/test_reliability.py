@@ -100,8 +100,9 @@ def test_run_directory_holds_what_is_needed_to_rerun(cli, tmp_path):
     assert {p.name for p in (run_dir / ".hydra").iterdir()} >= {"config.yaml", "overrides.yaml", "hydra.yaml"}
 
 
-def test_ctrl_c_leaves_a_checkpoint_and_an_honest_summary(tmp_path):
-    """A real SIGINT to a running training: last.ckpt loads, summary.json says interrupted."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interruption_leaves_a_checkpoint_and_an_honest_summary(tmp_path, sig):
+    """A real Ctrl-C or kill to a running training: last.ckpt loads, summary.json says interrupted."""
     cmd = [sys.executable, str(ROOT / "train.py"), f"hydra.run.dir={tmp_path}", "logger=none", "T=10",
            "trainer.max_steps=1000000", "callbacks.figures=null"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -110,7 +111,7 @@ def test_ctrl_c_leaves_a_checkpoint_and_an_honest_summary(tmp_path):
     while time.time() < deadline and not (tmp_path / "checkpoints" / "last.ckpt").exists():
         time.sleep(0.5)
     time.sleep(1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     proc.wait(timeout=120)
     assert proc.returncode != 0
     summary = json.loads((tmp_path / "summary.json").read_text())
