@@ -70,7 +70,8 @@ def warn_if_signal_survives(process: DiffusionProcess, x0: torch.Tensor, toleran
 
 
 def check_wandb_online(logger_cfg: DictConfig) -> None:
-    """Online W&B needs an API key; without one, wandb would stop to ask for it. Fail at once instead."""
+    """Online W&B needs an API key; without one, wandb would stop to ask for it. Fail at once instead. With a
+    key, bound how long wandb waits for its server (WANDB_INIT_TIMEOUT, 20 s unless set)."""
     if not str(logger_cfg.get("_target_")).endswith("WandbLogger") or logger_cfg.get("offline", False):
         return
     if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE") in ("offline", "disabled"):
@@ -82,6 +83,7 @@ def check_wandb_online(logger_cfg: DictConfig) -> None:
     if not has_key:
         raise ConfigError("logger.wandb.offline=false needs a W&B account: run `wandb login` or set WANDB_API_KEY; "
                           "or log offline (the default) and `wandb sync` the run later")
+    os.environ.setdefault("WANDB_INIT_TIMEOUT", "20")
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Trainer]:

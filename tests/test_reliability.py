@@ -77,6 +77,16 @@ def test_wandb_online_without_an_account_fails_at_once(cli, tmp_path):
     assert time.time() - start < 120
 
 
+@pytest.mark.slow
+def test_wandb_online_without_a_network_fails_instead_of_hanging(cli, tmp_path):
+    """A server that refuses connections (a closed port on loopback) stands in for a missing network."""
+    env = {"WANDB_API_KEY": "0" * 40, "WANDB_BASE_URL": "http://127.0.0.1:9", "HOME": str(tmp_path)}
+    start = time.time()
+    result = cli("debug=fast", "T=10", "logger=wandb", "logger.wandb.offline=false", env=env)
+    assert_one_line_error(result, "could not start", "offline")
+    assert time.time() - start < 150
+
+
 def test_weak_schedule_warns_with_the_prior_cost(cli):
     result = cli(*FAST, "schedule.beta_end=0.001", "schedule.beta_start=0.0001")
     assert result.returncode == 0
