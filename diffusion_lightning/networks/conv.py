@@ -14,7 +14,7 @@ class TimeConv1d(nn.Module):
     1 + (kernel_size − 1)·Σd positions, which should cover the sequence's period."""
 
     def __init__(self, in_dim: int, out_dim: int, T: int, channels: int = 64, kernel_size: int = 3,
-                 dilations: tuple[int, ...] = (1, 2, 4, 8, 16), emb_dim: int = 64):
+                 dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32), emb_dim: int = 64):
         super().__init__()
         if out_dim % in_dim:
             raise ConfigError(f"model=conv outputs whole channels per position; it cannot give {out_dim} outputs "

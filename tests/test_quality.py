@@ -1,0 +1,38 @@
+"""The targets of the issues, with real trainings: `pytest -m slow` (minutes each on 2 CPU cores)."""
+
+import json
+
+import pytest
+
+from diffusion_lightning.train import run
+
+pytestmark = pytest.mark.slow
+
+
+def summary_of(make_cfg, tmp_path, *overrides):
+    run(make_cfg("logger=none", "callbacks.figures=null", *overrides))
+    return json.loads((tmp_path / "summary.json").read_text())
+
+
+def test_default_swiss_roll_is_within_a_quarter_bit_of_the_true_nll(make_cfg, tmp_path):
+    s = summary_of(make_cfg, tmp_path)
+    assert s["test/nll_bound_bits"] - s["true_nll_bits"] < 0.25
+    assert s["samples/energy_distance"] < 5 * max(s["samples/energy_distance_floor"], 1e-3)
+
+
+def test_heartbeat_paper_beats_the_paper(make_cfg, tmp_path):
+    s = summary_of(make_cfg, tmp_path, "experiment=heartbeat_paper")
+    assert s["test/nll_bound_bits"] <= 2.35  # paper: 2.414; limit log2(5) = 2.322
+    assert s["samples/valid_fraction"] >= 0.99
+
+
+def test_users_format_learns_and_generates_unseen_phases(make_cfg, tmp_path):
+    """Length 64, period 32, 30 training and 2 validation phases, T = 2000: the validation phases are generated
+    although training never showed them."""
+    rows = ["".join("1" if i % 32 == phase else "0" for i in range(64)) for phase in range(32)]
+    (tmp_path / "train.txt").write_text("\n".join(rows[:30]) + "\n")
+    (tmp_path / "val.txt").write_text("\n".join(rows[30:]) + "\n")
+    s = summary_of(make_cfg, tmp_path, "experiment=heartbeat_files", f"data.train_file={tmp_path / 'train.txt'}",
+                   f"data.val_file={tmp_path / 'val.txt'}")
+    assert s["samples/valid_fraction"] > 0.5
+    assert s["samples/val_fraction"] > 0
