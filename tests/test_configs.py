@@ -61,6 +61,9 @@ def test_heartbeat_defaults_follow_the_paper(make_cfg):
     cfg = make_cfg("data=heartbeat")
     assert (cfg.process.name, cfg.schedule._target_.rsplit(".", 1)[1], cfg.T) == ("binomial", "sohl_dickstein", 2000)
     assert make_cfg("data=heartbeat", "T=30", "schedule=linear").T == 30
+    # the dataset's tuned recipe wins over the groups' defaults, and the command line wins over both
+    assert (cfg.optimizer.lr, cfg.loss.t_sampler, cfg.trainer.max_steps) == (1e-3, "uniform", 10_000)
+    assert make_cfg("data=heartbeat", "optimizer=sgd", "optimizer.lr=0.5").optimizer.lr == 0.5
 
 
 @pytest.mark.parametrize("overrides,message", [
