@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError, DivergenceError
+from .losses import LOG2
 from .processes.base import DiffusionProcess
 from .timesteps import ImportanceSampler, UniformSampler
 
@@ -33,6 +34,7 @@ class DiffusionModule(L.LightningModule):
         self.history: list[dict[str, float]] = []
         self.val_history: list[dict[str, float]] = []
         self._bits: list[torch.Tensor] = []
+        self._null_bits: list[torch.Tensor] = []
         self.per_t_bits: torch.Tensor | None = None
 
     @property
@@ -69,14 +71,18 @@ class DiffusionModule(L.LightningModule):
         generator = torch.Generator(device=x0.device).manual_seed(self.eval_seed + len(self._bits))
         bits, per_t = self.process.bound(self.eval_net, x0, generator=generator)
         self._bits.append(bits)
+        self._null_bits.append(self.process.null_nll(x0).cpu() / LOG2)
         self.per_t_bits = per_t
 
     def _log_bound(self, split: str) -> None:
         """Mean bound over the whole split, and its standard error (the Monte-Carlo draws of x_t included)."""
-        bits = torch.cat(self._bits)
+        bits, null = torch.cat(self._bits), torch.cat(self._null_bits).mean().item()
         self._bits.clear()
+        self._null_bits.clear()
         bound = bits.mean().item()
         self.log(f"{split}/nll_bound_bits", bound)
+        self.log(f"{split}/prior_nll_bits", null)  # L_null: the data under the prior alone
+        self.log(f"{split}/gain_over_prior_bits", null - bound)  # the paper's K − L_null
         self.log(f"{split}/nll_bound_se_bits", (bits.std() / math.sqrt(len(bits))).item() if len(bits) > 1 else 0.0)
         truth = self.trainer.datamodule.true_nll_bits(split)
         if truth is not None:

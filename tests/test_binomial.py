@@ -85,3 +85,10 @@ def test_rate_prediction_and_losses():
         p.check_loss("hybrid")
     with pytest.raises(ValueError, match="prior rate"):
         process(prior=1.0)
+
+
+def test_null_likelihood_is_the_papers():
+    """L_null of a heartbeat sequence under π = 0.2 is 20·H(0.2) = 14.439 bits (paper, Table 1)."""
+    x = torch.zeros(1, 20)
+    x[0, ::5] = 1
+    assert process(prior=0.2).null_nll(x).item() / LOG2 == pytest.approx(14.439, abs=1e-3)

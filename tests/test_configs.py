@@ -36,7 +36,8 @@ def test_swiss_roll_option_trains(make_cfg, tmp_path, group, option):
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in BINARY.items() for o in opts])
 def test_heartbeat_option_trains(make_cfg, tmp_path, group, option):
     summary = train(make_cfg, tmp_path, "data=heartbeat", f"{group}={option}")
-    for key in ("test/nll_bound_bits", "true_nll_bits", "samples/valid_fraction", "samples/other_fraction"):
+    for key in ("test/nll_bound_bits", "true_nll_bits", "test/gain_over_prior_bits", "samples/valid_fraction",
+                "samples/other_fraction"):
         assert key in summary
 
 

@@ -11,7 +11,7 @@ from ..losses import LOG2
 
 
 class DiffusionProcess(nn.Module):
-    """Subclasses define q_sample, prior_term, term, p_sample, prior_sample, check_loss and training_losses."""
+    """Subclasses define q_sample, prior_term, term, p_sample, prior_sample, null_nll, check_loss and training_losses."""
 
     betas: torch.Tensor
 

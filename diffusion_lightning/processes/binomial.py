@@ -78,6 +78,10 @@ class BinomialDiffusion(DiffusionProcess):
     def prior_sample(self, shape: tuple[int, ...], generator=None) -> torch.Tensor:
         return torch.bernoulli(torch.full(shape, self.prior_rate, device=self.betas.device), generator=generator)
 
+    def null_nll(self, x0: torch.Tensor) -> torch.Tensor:
+        """−log B(x_0; π) under the prior itself, nats per sequence: the paper's L_null."""
+        return bernoulli_nll(x0, torch.full_like(x0, self.prior_rate)).flatten(1).sum(1)
+
     def check_loss(self, loss: str) -> None:
         if loss == "mse":
             raise ConfigError("loss=mse needs Gaussian diffusion (it regresses ε); for binary data use loss=kl or loss=hybrid")

@@ -121,6 +121,10 @@ class GaussianDiffusion(DiffusionProcess):
     def prior_sample(self, shape: tuple[int, ...], generator=None) -> torch.Tensor:
         return torch.randn(shape, generator=generator, device=self.betas.device)
 
+    def null_nll(self, x0: torch.Tensor) -> torch.Tensor:
+        """−log π(x_0) under the prior N(0, I) itself, nats per point: the paper's L_null."""
+        return normal_nll(x0, torch.zeros_like(x0), torch.zeros_like(x0)).flatten(1).sum(1)
+
     def check_loss(self, loss: str) -> None:
         """Refuse a loss that would leave part of the reverse model untrained."""
         check_choice("loss.name", loss, LOSSES)
