@@ -5,8 +5,11 @@ import torch
 
 def energy_distance(x: torch.Tensor, y: torch.Tensor) -> float:
     """2·E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖ (Székely & Rizzo), U-statistics within each set: 0 in expectation
-    when X and Y come from one distribution, positive otherwise."""
+    when X and Y come from one distribution, positive otherwise. Non-finite samples (a sampler that blew up)
+    are infinitely far: inf, not NaN."""
     x, y = x.double().flatten(1), y.double().flatten(1)
+    if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+        return float("inf")
     n, m = len(x), len(y)
     xy = torch.cdist(x, y).mean()
     xx = torch.cdist(x, x).sum() / (n * (n - 1))

@@ -49,7 +49,11 @@ class ImportanceSampler(UniformSampler):
         return t, 1 / (self.T * p[t - 1])
 
     def update(self, t: torch.Tensor, terms: torch.Tensor) -> None:
-        """Write each example's L_t into the ring buffer of its t (a t drawn twice in a batch keeps one value)."""
-        slot = self.counts[t] % self.losses.shape[1]
-        self.losses[t, slot] = terms.detach().float()
-        self.counts[t] += 1
+        """Write each example's L_t into the ring buffer of its t. A t drawn several times in a batch keeps its
+        last example's value, chosen explicitly: an indexed write with repeated indices would be nondeterministic."""
+        position = torch.arange(len(t), device=t.device)
+        last = torch.full((self.T + 1,), -1, dtype=torch.long, device=t.device).scatter_reduce(0, t, position, "amax")
+        steps = (last >= 0).nonzero().flatten()
+        slot = self.counts[steps] % self.losses.shape[1]
+        self.losses[steps, slot] = terms.detach().float()[last[steps]]
+        self.counts[steps] += 1

@@ -88,3 +88,10 @@ def test_malformed_files_are_refused_with_file_and_line(tmp_path, text, message)
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"data.train_file: no such file: .*nope.txt"):
         HeartbeatDataModule(train_file=str(tmp_path / "nope.txt"), batch_size=1).setup()
+
+
+def test_energy_distance_of_a_blown_up_sampler_is_infinite():
+    from diffusion_lightning.metrics import energy_distance
+
+    x = torch.randn(50, 2)
+    assert energy_distance(torch.full((50, 2), float("inf")), x) == float("inf")

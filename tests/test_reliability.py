@@ -99,7 +99,7 @@ def test_same_seed_same_numbers(make_cfg, tmp_path):
         run(make_cfg(*FAST, "callbacks.figures=null", f"paths.output_dir={tmp_path / name}"))
         results.append(json.loads((tmp_path / name / "summary.json").read_text()))
     keys = [k for k in results[0] if k.startswith(("val/", "test/", "samples/", "train/"))]
-    assert keys and all(results[0][k] == results[1][k] for k in keys)
+    assert keys and all(results[0][k] == results[1][k] for k in keys), [(k, results[0][k], results[1][k]) for k in keys]
 
 
 def test_run_directory_holds_what_is_needed_to_rerun(cli, tmp_path):
