@@ -51,8 +51,8 @@ class DiffusionModule(L.LightningModule):
             bad = next(k for k, v in terms.items() if not torch.isfinite(v))
             raise DivergenceError(
                 f"training diverged at step {self.global_step}: {bad} = {float(terms[bad])}; the learning rate is "
-                f"probably too high (lr={self.optimizers().param_groups[0]['lr']:.3g}): lower optimizer.lr "
-                "or set trainer.gradient_clip_val=1.0"
+                f"probably too high (lr={self.optimizers().param_groups[0]['lr']:.3g}): lower optimizer.lr, and keep "
+                "gradient clipping on (trainer.gradient_clip_val=1.0, the default)"
             )
         if self.global_step % self.trainer.log_every_n_steps == 0:
             values = {f"train/{k}": v.detach() for k, v in terms.items()}
