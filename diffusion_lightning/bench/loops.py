@@ -1,0 +1,113 @@
+"""The loops the product is measured against, and the callback that runs them side by side with ``trainer.fit``."""
+
+import copy
+import itertools
+import statistics
+import time
+from collections.abc import Callable
+
+import lightning as L
+import torch
+
+from ..data.batches import TensorBatches
+from ..train import build
+from .common import compose_cfg
+
+
+class BareLoop:
+    """A hand-written PyTorch loop with the module's process, loss and sampler of t, a copy of its network (same
+    class, size and initial weights), its optimizer and LR schedule, the trainer's gradient clipping and the same
+    EMA; batches sliced from the same in-memory training tensor."""
+
+    def __init__(self, cfg, datamodule, module):
+        self.process, self.loss, self.hybrid_lambda = module.process, module.loss_name, module.hybrid_lambda
+        self.t_sampler = copy.deepcopy(module.t_sampler)
+        self.net = copy.deepcopy(module.net)
+        self.ema = copy.deepcopy(self.net).requires_grad_(False) if module.ema is not None else None
+        self.ema_decay, self.clip = module.ema_decay, cfg.trainer.gradient_clip_val
+        self.optimizer = module.optimizer_factory(self.net.parameters())
+        factory = module.lr_scheduler_factory
+        self.scheduler = factory(self.optimizer, total_steps=cfg.trainer.max_steps) if factory else None
+        batches = TensorBatches(datamodule.splits["train"], datamodule.batch_size, shuffle=True, seed=cfg.seed,
+                                drop_last=True)
+        self.batches = itertools.chain.from_iterable(itertools.repeat(batches))
+        self.steps = 0
+
+    def backward(self, x0: torch.Tensor) -> None:
+        """The product's training loss: one random t per example."""
+        t, weights = self.t_sampler.sample(len(x0), x0.device)
+        terms = self.process.training_losses(self.net, x0, t, weights, self.loss, self.hybrid_lambda)
+        self.t_sampler.update(t, terms["term"])
+        terms["loss"].backward()
+
+    def run(self, n: int) -> float:
+        """``n`` training steps; returns seconds per step."""
+        params = list(self.net.parameters())
+        ema = list(self.ema.parameters()) if self.ema is not None else []
+        start = time.perf_counter()
+        for _ in range(n):
+            self.optimizer.zero_grad()
+            self.backward(next(self.batches))
+            if self.clip:
+                torch.nn.utils.clip_grad_norm_(params, self.clip)
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            if ema:
+                decay = min(self.ema_decay, (1 + self.steps) / (10 + self.steps))
+                with torch.no_grad():
+                    torch._foreach_lerp_(ema, params, 1 - decay)
+            self.steps += 1
+        return (time.perf_counter() - start) / n
+
+
+class AllStepsLoop(BareLoop):
+    """The user's approach: every batch evaluates all T steps for every example, i.e. the gradient of the exact bound
+    Σ_t L_{t−1} (L_T has no parameters). Done in chunks of t with gradients accumulated: the same arithmetic as one
+    graph over all T, but in bounded memory (one graph runs out of memory first, as the user found)."""
+
+    def __init__(self, cfg, datamodule, module, max_rows: int = 1 << 16):
+        super().__init__(cfg, datamodule, module)
+        self.max_rows = max_rows
+
+    def backward(self, x0: torch.Tensor) -> None:
+        process, n = self.process, len(x0)
+        per_chunk = max(1, self.max_rows // n)
+        for start in range(1, process.T + 1, per_chunk):
+            ts = torch.arange(start, min(start + per_chunk, process.T + 1))
+            x0_rep, t_rep = x0.repeat(len(ts), *([1] * (x0.ndim - 1))), ts.repeat_interleave(n)
+            x_t = process.q_sample(x0_rep, t_rep)
+            (process.term(self.net(x_t, t_rep), x0_rep, x_t, t_rep).sum() / n).backward()
+
+
+class Interleave(L.Callback):
+    """After ``warmup`` steps of the trainer, follows every ``block`` of its steps with a call of ``other`` (which
+    runs steps of its own and returns seconds per step); ``pairs`` holds (trainer, other) seconds per step."""
+
+    def __init__(self, other: Callable[[], float], warmup: int, block: int):
+        self.other, self.warmup, self.block = other, warmup, block
+        self.pairs: list[tuple[float, float]] = []
+        self.count, self.mark = 0, 0.0
+
+    def on_train_batch_end(self, *args) -> None:
+        self.count += 1
+        done = self.count - self.warmup
+        if done < 0 or done % self.block:
+            return
+        if done:
+            self.pairs.append(((time.perf_counter() - self.mark) / self.block, self.other()))
+        self.mark = time.perf_counter()
+
+
+def side_by_side(overrides: list[str], make_other: Callable, warmup: int, block: int, pairs: int) -> dict:
+    """Fit the product for warmup + pairs·block steps, interleaved with the loop ``make_other(cfg, datamodule,
+    module)`` (called ``other`` below; it returns a callable that runs a block and gives seconds per step).
+    Returns both sides' steps per second (medians over blocks) and the median of the pairwise speed ratios."""
+    cfg = compose_cfg(*overrides, f"trainer.max_steps={warmup + pairs * block}")
+    datamodule, module, trainer = build(cfg)
+    interleave = Interleave(make_other(cfg, datamodule, module), warmup, block)
+    trainer.callbacks.append(interleave)
+    trainer.fit(module, datamodule=datamodule)
+    ours, other = zip(*interleave.pairs)
+    return {"cfg": cfg, "steps_per_s": 1 / statistics.median(ours), "other_steps_per_s": 1 / statistics.median(other),
+            "ratio": statistics.median(o / t for t, o in interleave.pairs), "pairs": len(interleave.pairs)}

@@ -1,0 +1,51 @@
+"""`python -m diffusion_lightning.bench --quick`: every benchmark runs at a tiny size, prints well-formed JSON lines
+with its keys, and writes the report. Speed is never asserted."""
+
+import json
+import os
+
+from diffusion_lightning import _env
+from diffusion_lightning.bench.__main__ import BENCHMARKS, main
+
+KEYS = {
+    "overhead": {"config", "lightning_steps_per_s", "bare_steps_per_s", "ratio"},
+    "scaling_T": {"T", "step_ms", "peak_rss_mb", "fit_peak_growth_mb", "step_vs_first", "memory_vs_first"},
+    "scaling_data": {"n_train", "step_ms", "peak_rss_mb", "fit_peak_growth_mb", "step_vs_first", "memory_vs_first"},
+    "heartbeat": {"T", "step_ms", "all_T_step_s", "speedup"},
+    "bound": {"data", "T", "points", "wall_s"},
+    "sampling": {"T", "samples", "wall_s"},
+    "quality": {"run", "final_bound_bits", "train_s_to_quality", "steps_to_quality"},
+}
+NVML_KEYS = {"config", "bare_steps_per_s_check_on", "bare_steps_per_s_now", "speedup"}
+
+
+def run(capsys, *args: str) -> list[dict]:
+    main([*args, "--quick"])
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_every_benchmark_runs_and_reports(tmp_path, capsys):
+    report = tmp_path / "BENCHMARKS.md"
+    records = run(capsys, "all", "--out", str(report))
+    assert {r["bench"] for r in records} == set(BENCHMARKS) == set(KEYS)
+    for record in records:
+        keys = NVML_KEYS if record.get("config") == "nvml_check" else KEYS[record["bench"]]
+        assert not keys - record.keys(), f"{record} lacks {keys - record.keys()}"
+        assert len(record["load"]) == 3
+    assert [r["config"] for r in records if r["bench"] == "overhead"] == ["default", "tiny_mlp", "nvml_check"]
+    text = report.read_text()
+    for name in BENCHMARKS:
+        assert f"## {name}" in text
+    assert "## Targets" in text and "torch" in text
+
+    # A single benchmark replaces its own section and keeps the others.
+    again = run(capsys, "sampling", "--out", str(report))
+    assert [r["bench"] for r in again] == ["sampling"]
+    text = report.read_text()
+    assert all(f"## {name}" in text for name in BENCHMARKS)
+    assert text.count('"bench": "sampling"') == 1
+
+
+def test_nvml_check_is_off_without_a_driver():
+    if not _env.nvml_loads():
+        assert os.environ[_env.NVML_CHECK] == "0"
