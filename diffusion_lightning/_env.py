@@ -1,25 +1,16 @@
-"""Process settings the package makes on import, before anything else loads torch or Lightning.
+"""A process setting the package makes on import.
 
-1. OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE``) unless the environment sets a policy. By default
-   the threads of torch's OpenMP runtime spin between parallel regions; when anything else runs on the machine
-   (another run, a sweep's parallel jobs, DDP ranks sharing cores) spinning threads and the work they wait for
-   take turns on the cores, and a CPU training step gets tens of times slower. The runtime reads the variable
-   when torch loads it, so this only applies if torch is not imported yet.
-2. ``import lightning`` sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``, so that ``torch.cuda.is_available()`` asks NVML
-   instead of initialising CUDA (which would break forked workers). Without an NVIDIA driver, NVML cannot load,
-   PyTorch retries loading it at every call, and Adam calls it at every optimizer step: with PyPI's CUDA build of
-   torch on a CPU-only host that costs a sizeable part of a small step. Where the library cannot load there is
-   no CUDA state to protect, so the check goes back to PyTorch's default.
+``import lightning`` sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``, so that ``torch.cuda.is_available()`` asks NVML
+instead of initialising CUDA (which would break forked workers). Without an NVIDIA driver, NVML cannot load,
+PyTorch retries loading it at every call, and Adam calls it at every optimizer step: with PyPI's CUDA build of
+torch on a CPU-only host that costs a sizeable part of a small step. Where the library cannot load there is no
+CUDA state to protect, so the check goes back to PyTorch's default.
 
-``python -m diffusion_lightning.bench overhead`` measures both (see BENCHMARKS.md).
+``python -m diffusion_lightning.bench overhead`` measures it (see BENCHMARKS.md).
 """
 
 import ctypes
 import os
-import sys
-
-if "torch" not in sys.modules:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import lightning  # noqa: F401  (sets PYTORCH_NVML_BASED_CUDA_CHECK; corrected below)
 
