@@ -5,6 +5,7 @@ from pathlib import Path
 import lightning as L
 import matplotlib.pyplot as plt
 import torch
+from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
 from . import plotting
@@ -74,3 +75,32 @@ class Figures(L.Callback):
                 elif isinstance(logger, TensorBoardLogger):
                     logger.experiment.add_figure(f"figures/{name}", fig, trainer.global_step)
             plt.close(fig)
+
+
+class StepProgressBar(TQDMProgressBar):
+    """Lightning's progress bar, counted in optimizer steps up to ``max_steps``: the training stream has no epochs,
+    and one ``training_step`` call runs several steps. ``refresh_rate`` is in steps."""
+
+    def __init__(self, refresh_rate: int = 1, **kwargs):
+        super().__init__(refresh_rate, **kwargs)
+        self._shown = 0  # the step the bar shows
+
+    def on_train_start(self, trainer: L.Trainer, *_) -> None:
+        super().on_train_start(trainer)
+        self._count_steps(trainer)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *_) -> None:  # not called when resuming mid-epoch
+        super().on_train_epoch_start(trainer)
+        self._count_steps(trainer)
+
+    def _count_steps(self, trainer: L.Trainer) -> None:
+        bar = self.train_progress_bar
+        bar.total = trainer.max_steps if trainer.max_steps > 0 else None
+        bar.initial = bar.n = self._shown = trainer.global_step
+        bar.set_description("Training")
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step, bar = trainer.global_step, self.train_progress_bar
+        if self.is_enabled and (step - self._shown >= self.refresh_rate or step == bar.total):
+            self._shown = bar.n = step
+            bar.set_postfix(self.get_metrics(trainer, pl_module))

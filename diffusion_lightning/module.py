@@ -1,8 +1,13 @@
 """The LightningModule: a diffusion process, the reverse network and its loss, trained with one random
-t per example and evaluated by the exact bound over every t (in bits) with the EMA weights."""
+t per example and evaluated by the exact bound over every t (in bits) with the EMA weights.
+
+Optimization is manual so that one ``training_step`` can run several optimizer steps (``steps_per_batch``):
+Lightning's hooks and bookkeeping then cost once per call instead of once per step. The steps themselves (batch,
+t, noise, clipping, LR schedule, EMA) are the same whatever ``steps_per_batch`` is."""
 
 import copy
 import math
+import warnings
 from collections.abc import Callable
 
 import lightning as L
@@ -14,19 +19,25 @@ from .losses import LOG2
 from .processes.base import DiffusionProcess
 from .timesteps import ImportanceSampler, UniformSampler
 
+# A checkpoint at global step k holds the state after k steps, which is what resuming needs; Lightning warns that
+# under manual optimization it is not the state before the k-th step.
+warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimization", UserWarning)
+
 
 class DiffusionModule(L.LightningModule):
     def __init__(self, process: DiffusionProcess, net: nn.Module, optimizer: Callable, loss: str = "kl",
                  hybrid_lambda: float = 1e-3, lr_scheduler: Callable | None = None, ema_decay: float = 0.999,
-                 t_sampler: str = "uniform", eval_seed: int = 1234):
+                 t_sampler: str = "uniform", eval_seed: int = 1234, gradient_clip_val: float | None = None):
         super().__init__()
+        self.automatic_optimization = False  # several optimizer steps per training_step, see ``training_step``
         process.check_loss(loss)
         if not 0 <= ema_decay < 1:
             raise ConfigError(f"ema_decay={ema_decay} must lie in [0, 1); 0 turns the EMA off")
         self.process, self.net, self.loss_name, self.hybrid_lambda = process, net, loss, hybrid_lambda
         self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
-        self.ema_decay, self.eval_seed = ema_decay, eval_seed
+        self.ema_decay, self.eval_seed, self.gradient_clip_val = ema_decay, eval_seed, gradient_clip_val
         self.ema = copy.deepcopy(net).requires_grad_(False) if ema_decay > 0 else None
+        self._ema_pairs: tuple[list[nn.Parameter], list[nn.Parameter]] | None = None
         samplers = {"uniform": UniformSampler, "importance": ImportanceSampler}
         if t_sampler not in samplers:
             raise ConfigError(f"loss.t_sampler={t_sampler!r} is not known; choose uniform or importance")
@@ -42,7 +53,25 @@ class DiffusionModule(L.LightningModule):
         """The weights that are evaluated and sampled: the EMA when there is one."""
         return self.ema if self.ema is not None else self.net
 
-    def training_step(self, x0: torch.Tensor, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batches: torch.Tensor, batch_idx: int) -> None:
+        """One optimizer step per batch in ``batches`` ([steps, batch_size, ...]), up to ``max_steps``."""
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        for x0 in batches:
+            if 0 <= self.trainer.max_steps <= self.global_step:
+                return
+            loss = self._loss(x0)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            if self.gradient_clip_val:
+                self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            self._update_ema()
+
+    def _loss(self, x0: torch.Tensor) -> torch.Tensor:
+        """The training loss with one random t per example; its terms go to the loggers every
+        ``log_every_n_steps`` steps, on the axis of optimizer steps."""
         t, weights = self.t_sampler.sample(len(x0), x0.device)
         terms = self.process.training_losses(self.net, x0, t, weights, self.loss_name, self.hybrid_lambda)
         self.t_sampler.update(t, terms.pop("term"))
@@ -55,17 +84,20 @@ class DiffusionModule(L.LightningModule):
                 "gradient clipping on (trainer.gradient_clip_val=1.0, the default)"
             )
         if self.global_step % self.trainer.log_every_n_steps == 0:
-            values = {f"train/{k}": v.detach() for k, v in terms.items()}
-            self.log_dict(values, batch_size=len(x0))
-            self.history.append({"step": self.global_step, **{k: float(v) for k, v in values.items()}})
+            values = {f"train/{k}": v.detach().item() for k, v in terms.items()}
+            self.history.append({"step": self.global_step, **values})
+            for logger in self.loggers:
+                logger.log_metrics(values, step=self.global_step)
         return loss
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def _update_ema(self) -> None:
         if self.ema is None:
             return
+        if self._ema_pairs is None:  # the parameters stay the same objects; listing them every step costs
+            self._ema_pairs = list(self.ema.parameters()), list(self.net.parameters())
         decay = min(self.ema_decay, (1 + self.global_step) / (10 + self.global_step))
         with torch.no_grad():
-            torch._foreach_lerp_(list(self.ema.parameters()), list(self.net.parameters()), 1 - decay)
+            torch._foreach_lerp_(*self._ema_pairs, 1 - decay)
 
     def _bound_step(self, x0: torch.Tensor) -> None:
         generator = torch.Generator(device=x0.device).manual_seed(self.eval_seed + len(self._bits))
@@ -80,6 +112,7 @@ class DiffusionModule(L.LightningModule):
         self._bits.clear()
         self._null_bits.clear()
         bound = bits.mean().item()
+        self.log("step", float(self.global_step))  # the loggers' x-axis: optimizer steps, as for training
         self.log(f"{split}/nll_bound_bits", bound)
         self.log(f"{split}/prior_nll_bits", null)  # L_null: the data under the prior alone
         self.log(f"{split}/gain_over_prior_bits", null - bound)  # the paper's K − L_null

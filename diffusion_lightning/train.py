@@ -86,6 +86,23 @@ def check_wandb_online(logger_cfg: DictConfig) -> None:
     os.environ.setdefault("WANDB_INIT_TIMEOUT", "20")
 
 
+def steps_per_batch(cfg: DictConfig) -> int:
+    """Optimizer steps per ``training_step`` call: ``steps_per_batch``, lowered to divide every interval counted in
+    steps (validation, logging, periodic checkpoints) so that each one falls between calls."""
+    steps = cfg.steps_per_batch
+    if not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"steps_per_batch={steps} must be a whole number ≥ 1; e.g. steps_per_batch=10")
+    intervals = {"trainer.val_check_interval": cfg.trainer.val_check_interval,
+                 "trainer.log_every_n_steps": cfg.trainer.log_every_n_steps}
+    for name, callback in (cfg.get("callbacks") or {}).items():
+        if callback and callback.get("every_n_train_steps"):
+            intervals[f"callbacks.{name}.every_n_train_steps"] = callback.every_n_train_steps
+    for key, value in intervals.items():
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{key}={value} must be a whole number of optimizer steps ≥ 1; e.g. {key}=1000")
+    return math.gcd(steps, *intervals.values())
+
+
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Trainer]:
     """Everything a run needs, from the composed config."""
     if not isinstance(cfg.T, int) or cfg.T < 1:
@@ -94,8 +111,10 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
     if lr is not None and lr <= 0:
         raise ConfigError(f"optimizer.lr={lr} must be > 0; e.g. optimizer.lr=1e-3")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    steps = steps_per_batch(cfg)
     datamodule = instantiate(cfg.data)
     datamodule.setup()
+    datamodule.steps_per_batch = steps
     process = build_process(cfg, datamodule, instantiate(cfg.schedule)(T=cfg.T))
     warn_if_signal_survives(process, datamodule.splits["train"])
     dim = math.prod(datamodule.shape)
@@ -105,13 +124,16 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
         process, net, optimizer=instantiate(cfg.optimizer), loss=cfg.loss.name,
         hybrid_lambda=cfg.loss.get("lambda", 1e-3), t_sampler=cfg.loss.get("t_sampler", "uniform"),
         lr_scheduler=instantiate(cfg.lr_scheduler) if cfg.get("lr_scheduler") else None, ema_decay=cfg.ema_decay,
+        gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
     )
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     logger_cfgs = [c for c in (cfg.get("logger") or {}).values() if c]
     for logger_cfg in logger_cfgs:
         check_wandb_online(logger_cfg)
     loggers = [instantiate(c, **sweep_run_names(c)) for c in logger_cfgs]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()])
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()],
+                          val_check_interval=cfg.trainer.val_check_interval // steps,  # counted in calls
+                          gradient_clip_val=None)  # clipped by the module, which steps the optimizer
     for logger in loggers:
         try:
             logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

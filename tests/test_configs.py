@@ -73,6 +73,8 @@ def test_heartbeat_defaults_follow_the_paper(make_cfg):
     (["data=heartbeat", "loss=mse"], "loss=mse needs Gaussian diffusion"),
     (["T=0"], "T=0 must be a whole number"),
     (["data.batch_size=5000", "data.n_train=1000"], "larger than the training split"),
+    (["steps_per_batch=0"], "steps_per_batch=0 must be a whole number ≥ 1"),
+    (["trainer.val_check_interval=0.5"], "trainer.val_check_interval=0.5 must be a whole number of optimizer steps"),
 ])
 def test_bad_configurations_are_refused(make_cfg, overrides, message):
     with pytest.raises(ValueError, match=message):

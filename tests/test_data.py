@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from diffusion_lightning.data import HeartbeatDataModule, SwissRollDataModule
-from diffusion_lightning.data.batches import TensorBatches
+from diffusion_lightning.data.batches import TensorBatches, TrainingBatches
 from diffusion_lightning.data.swiss_roll import SwissRoll
 
 
@@ -35,13 +35,26 @@ def test_true_nll_is_below_a_mismatched_density():
     assert gen.nll_bits(x).mean() < gaussian.mean() - 1
 
 
-def test_batches_cover_every_row_once_and_shards_are_disjoint():
+def test_training_batches_cover_every_row_once_per_pass_and_shards_are_disjoint():
     data = torch.arange(103).float()[:, None]
-    seen = torch.cat(list(TensorBatches(data, 10, shuffle=True)))
-    assert sorted(seen.flatten().tolist()) == list(range(103))
-    shards = [torch.cat(list(TensorBatches(data, 5, shuffle=True, rank=r, world_size=2))) for r in (0, 1)]
-    assert not set(shards[0].flatten().tolist()) & set(shards[1].flatten().tolist())
-    assert len(TensorBatches(data, 10, drop_last=True)) == 10
+    stream = TrainingBatches(data, 10)
+    one_pass = torch.cat([stream.batch(k) for k in range(10)]).flatten().tolist()
+    assert len(set(one_pass)) == 100 and set(one_pass) <= set(range(103))  # 3 rows dropped: incomplete batch
+    assert torch.cat([stream.batch(k) for k in range(10, 20)]).flatten().tolist() != one_pass  # reshuffled
+    shards = [{x for k in range(5) for x in TrainingBatches(data, 10, rank=r, world_size=2).batch(k).flatten().tolist()}
+              for r in (0, 1)]
+    assert not shards[0] & shards[1] and len(shards[0]) == len(shards[1]) == 50
+    assert torch.cat(list(TensorBatches(data, 10))).equal(data) and len(TensorBatches(data, 10)) == 11
+
+
+def test_training_stream_starts_at_the_restored_step_and_stacks_consecutive_steps():
+    data = torch.randn(100, 2)
+    plain = TrainingBatches(data, 8, seed=3)
+    items = iter(TrainingBatches(data, 8, seed=3, steps=5, step=lambda: 17))
+    for k in (17, 22, 27):  # crosses from pass 1 (steps 12-23) into pass 2
+        item = next(items)
+        assert item.shape == (5, 8, 2)
+        assert all(item[j].equal(plain.batch(k + j)) for j in range(5))
 
 
 def test_generated_heartbeats_follow_the_paper():

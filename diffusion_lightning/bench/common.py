@@ -42,19 +42,28 @@ def quiet() -> None:
 
 
 class StepClock(L.Callback):
-    """perf_counter() at the end of every training batch."""
+    """(global step, perf_counter()) at the end of every ``training_step`` call (which runs ``steps_per_batch``
+    optimizer steps)."""
 
     def __init__(self):
-        self.times: list[float] = []
+        self.marks: list[tuple[int, float]] = []
 
-    def on_train_batch_end(self, *args) -> None:
-        self.times.append(time.perf_counter())
+    def on_train_batch_end(self, trainer, *args) -> None:
+        self.marks.append((trainer.global_step, time.perf_counter()))
 
 
-def step_seconds(times: list[float], warmup: int, block: int) -> float:
-    """Median over blocks of ``block`` steps (after ``warmup``) of the time per step."""
-    t = times[warmup:]
-    return statistics.median((t[i + block] - t[i]) / block for i in range(0, len(t) - block, block))
+def step_seconds(marks: list[tuple[int, float]], warmup: int, block: int) -> float:
+    """Median over blocks of at least ``block`` steps (after ``warmup`` steps) of the time per step."""
+    per_step, start = [], None
+    for step, now in marks:
+        if step < warmup:
+            continue
+        if start is None:
+            start = step, now
+        elif step - start[0] >= block:
+            per_step.append((now - start[1]) / (step - start[0]))
+            start = step, now
+    return statistics.median(per_step)
 
 
 def fit_steps(overrides: list[str], steps: int, warmup: int, block: int) -> dict:
@@ -69,7 +78,7 @@ def fit_steps(overrides: list[str], steps: int, warmup: int, block: int) -> dict
     before = start_peak_window()
     with contextlib.redirect_stdout(sys.stderr):  # Lightning's progress bar, also in a spawned process
         trainer.fit(module, datamodule=datamodule)
-    return {"step_ms": 1e3 * step_seconds(clock.times, warmup, block), "peak_rss_mb": peak_rss_mb(),
+    return {"step_ms": 1e3 * step_seconds(clock.marks, warmup, block), "peak_rss_mb": peak_rss_mb(),
             "fit_peak_growth_mb": status_mb("VmHWM") - before if before is not None else None}
 
 

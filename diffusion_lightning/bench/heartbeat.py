@@ -8,7 +8,7 @@ from .common import load, quiet
 from .loops import AllStepsLoop, side_by_side
 
 SIZES = {"full": {"warmup": 50, "block": 100, "pairs": 3, "extra": []},
-         "quick": {"warmup": 2, "block": 2, "pairs": 2, "extra": ["T=20", "data.n_train=512"]}}
+         "quick": {"warmup": 10, "block": 10, "pairs": 2, "extra": ["T=20", "data.n_train=512"]}}
 
 
 def run(size: str) -> Iterator[dict]:

@@ -1,7 +1,6 @@
 """The loops the product is measured against, and the callback that runs them side by side with ``trainer.fit``."""
 
 import copy
-import itertools
 import statistics
 import time
 from collections.abc import Callable
@@ -9,7 +8,7 @@ from collections.abc import Callable
 import lightning as L
 import torch
 
-from ..data.batches import TensorBatches
+from ..data.batches import TrainingBatches
 from ..train import build
 from .common import compose_cfg
 
@@ -28,9 +27,7 @@ class BareLoop:
         self.optimizer = module.optimizer_factory(self.net.parameters())
         factory = module.lr_scheduler_factory
         self.scheduler = factory(self.optimizer, total_steps=cfg.trainer.max_steps) if factory else None
-        batches = TensorBatches(datamodule.splits["train"], datamodule.batch_size, shuffle=True, seed=cfg.seed,
-                                drop_last=True)
-        self.batches = itertools.chain.from_iterable(itertools.repeat(batches))
+        self.batches = TrainingBatches(datamodule.splits["train"], datamodule.batch_size, seed=cfg.seed)
         self.steps = 0
 
     def backward(self, x0: torch.Tensor) -> None:
@@ -47,7 +44,7 @@ class BareLoop:
         start = time.perf_counter()
         for _ in range(n):
             self.optimizer.zero_grad()
-            self.backward(next(self.batches))
+            self.backward(self.batches.batch(self.steps))
             if self.clip:
                 torch.nn.utils.clip_grad_norm_(params, self.clip)
             self.optimizer.step()
@@ -81,22 +78,23 @@ class AllStepsLoop(BareLoop):
 
 
 class Interleave(L.Callback):
-    """After ``warmup`` steps of the trainer, follows every ``block`` of its steps with a call of ``other`` (which
-    runs steps of its own and returns seconds per step); ``pairs`` holds (trainer, other) seconds per step."""
+    """After ``warmup`` steps of the trainer, follows every ``block`` (or more) of its steps with a call of ``other``
+    (which runs steps of its own and returns seconds per step); ``pairs`` holds (trainer, other) seconds per step.
+    The trainer is seen between ``training_step`` calls, each of ``steps_per_batch`` optimizer steps."""
 
     def __init__(self, other: Callable[[], float], warmup: int, block: int):
         self.other, self.warmup, self.block = other, warmup, block
         self.pairs: list[tuple[float, float]] = []
-        self.count, self.mark = 0, 0.0
+        self.mark: tuple[int, float] | None = None
 
-    def on_train_batch_end(self, *args) -> None:
-        self.count += 1
-        done = self.count - self.warmup
-        if done < 0 or done % self.block:
+    def on_train_batch_end(self, trainer, *args) -> None:
+        step = trainer.global_step
+        if step < self.warmup or (self.mark is not None and step - self.mark[0] < self.block):
             return
-        if done:
-            self.pairs.append(((time.perf_counter() - self.mark) / self.block, self.other()))
-        self.mark = time.perf_counter()
+        if self.mark is not None:
+            ours = (time.perf_counter() - self.mark[1]) / (step - self.mark[0])
+            self.pairs.append((ours, self.other()))
+        self.mark = step, time.perf_counter()
 
 
 def side_by_side(overrides: list[str], make_other: Callable, warmup: int, block: int, pairs: int) -> dict:

@@ -14,7 +14,7 @@ from .common import load, quiet
 from .loops import BareLoop, side_by_side
 
 SIZES = {"full": {"warmup": 200, "block": 100, "pairs": 10, "extra": []},
-         "quick": {"warmup": 2, "block": 2, "pairs": 2, "extra": ["model.hidden=16"]}}
+         "quick": {"warmup": 10, "block": 10, "pairs": 2, "extra": ["model.hidden=16"]}}
 # The default config, and a tiny MLP at batch 128, where the per-step overhead weighs most.
 CONFIGS = {"default": [], "tiny_mlp": ["data.batch_size=128", "model.hidden=32", "model.layers=2"]}
 NVML = "PYTORCH_NVML_BASED_CUDA_CHECK"

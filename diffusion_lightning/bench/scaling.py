@@ -20,7 +20,7 @@ from .common import fit_steps, load, quiet
 SIZES = {
     "full": {"T": [40, 1000, 10_000], "n_train": [10_000, 100_000, 1_000_000], "steps": 350, "warmup": 50,
              "block": 50, "rounds": 3, "fresh": True, "extra": []},
-    "quick": {"T": [5, 50], "n_train": [1000, 4000], "steps": 6, "warmup": 2, "block": 2, "rounds": 1, "fresh": False,
+    "quick": {"T": [5, 50], "n_train": [1000, 4000], "steps": 30, "warmup": 10, "block": 10, "rounds": 1, "fresh": False,
               "extra": ["model.hidden=16", "data.n_val=100", "data.n_test=100", "data.batch_size=64"]},
 }
 

@@ -4,7 +4,7 @@ import lightning as L
 import torch
 
 from ..errors import ConfigError
-from .batches import TensorBatches
+from .batches import TensorBatches, TrainingBatches
 
 
 class InMemoryDataModule(L.LightningDataModule):
@@ -20,6 +20,7 @@ class InMemoryDataModule(L.LightningDataModule):
             if value < 1:
                 raise ConfigError(f"data.{key}={value} must be ≥ 1")
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
+        self.steps_per_batch = 1  # optimizer steps per training item; ``train.build`` sets it
         self.splits: dict[str, torch.Tensor] = {}
 
     def make_splits(self) -> dict[str, torch.Tensor]:
@@ -34,12 +35,13 @@ class InMemoryDataModule(L.LightningDataModule):
             raise ConfigError(f"data.batch_size={self.batch_size} is larger than the training split ({n_train} "
                              "examples); lower data.batch_size or give more training data")
 
-    def train_dataloader(self) -> TensorBatches:
-        """Shuffled batches, positioned by the trainer's global step; under DDP each rank takes its own share."""
+    def train_dataloader(self) -> TrainingBatches:
+        """Shuffled batches, ``steps_per_batch`` at a time, positioned by the trainer's global step; under DDP each
+        rank takes its own share."""
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        return TensorBatches(self.splits["train"], self.batch_size, shuffle=True, seed=self.seed, drop_last=True,
-                             rank=rank, world_size=world, step=(lambda: trainer.global_step) if trainer else None)
+        return TrainingBatches(self.splits["train"], self.batch_size, seed=self.seed, steps=self.steps_per_batch,
+                               rank=rank, world_size=world, step=(lambda: trainer.global_step) if trainer else None)
 
     def val_dataloader(self) -> TensorBatches:
         """The whole split on every rank: the bound is exact over the split, not over a shard."""

@@ -1,35 +1,58 @@
 """Batches sliced from one in-memory tensor: no per-sample Dataset/collate cost (about 2× a step on CPU)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
+from ..errors import ConfigError
+
 
 class TensorBatches:
-    """Iterates over ``data`` in batches. With ``shuffle``, the batch of optimizer step k is fixed by k alone:
-    pass k // len(self) uses the permutation seeded by (seed, pass), from batch k % len(self) on. So a run
-    resumed from a checkpoint (``step`` reads the restored global step) sees exactly the batches it would have.
+    """The rows of ``data`` in order, ``batch_size`` at a time: what the bound is evaluated over."""
+
+    def __init__(self, data: torch.Tensor, batch_size: int):
+        self.data, self.batch_size = data, batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.data) // self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for i in range(len(self)):
+            yield self.data[i * self.batch_size : (i + 1) * self.batch_size]
+
+
+class TrainingBatches:
+    """The endless training stream. Optimizer step k trains on batch k of a sequence of passes over ``data``:
+    pass p = k // (batches per pass) in the order of the permutation seeded by (seed, p), incomplete last batches
+    dropped. Iteration starts at the step ``step()`` reads (the restored global step), so a resumed run sees
+    exactly the batches it would have; the trainer's ``max_steps`` ends it.
+
+    Each item holds the batches of ``steps`` consecutive optimizer steps, stacked to [steps, batch_size, ...]:
+    one call of ``training_step`` runs them all, which spreads Lightning's cost per call over several steps.
 
     Under data parallelism each rank takes every ``world_size``-th example of the shared permutation.
     """
 
-    def __init__(self, data: torch.Tensor, batch_size: int, shuffle: bool = False, seed: int = 0, drop_last: bool = False,
-                 rank: int = 0, world_size: int = 1, step: Callable[[], int] | None = None):
-        self.data, self.batch_size, self.shuffle, self.drop_last = data, batch_size, shuffle, drop_last
-        self.seed, self.rank, self.world_size, self.step = seed, rank, world_size, step
+    def __init__(self, data: torch.Tensor, batch_size: int, seed: int = 0, steps: int = 1, rank: int = 0,
+                 world_size: int = 1, step: Callable[[], int] | None = None):
+        self.data, self.batch_size, self.seed, self.steps = data, batch_size, seed, steps
+        self.rank, self.world_size, self.step = rank, world_size, step
+        self.per_pass = len(range(rank, len(data), world_size)) // batch_size
+        if self.per_pass == 0:
+            raise ConfigError(f"data.batch_size={batch_size} is larger than each of the {world_size} ranks' share of "
+                              f"the training split ({len(data)} examples); lower data.batch_size")
+        self._pass: tuple[int, torch.Tensor] | None = None
 
-    def __len__(self) -> int:
-        n = len(range(self.rank, len(self.data), self.world_size))
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+    def batch(self, k: int) -> torch.Tensor:
+        """The batch of optimizer step ``k`` (on this rank)."""
+        p, i = divmod(k, self.per_pass)
+        if self._pass is None or self._pass[0] != p:
+            order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.seed * 100_003 + p))
+            self._pass = p, self.data[order[self.rank :: self.world_size]]
+        return self._pass[1][i * self.batch_size : (i + 1) * self.batch_size]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[torch.Tensor]:
         k = self.step() if self.step else 0
-        epoch, start = divmod(k, len(self))
-        if self.shuffle:
-            order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
-        else:
-            order = torch.arange(len(self.data))
-        order = order[self.rank :: self.world_size]
-        data = self.data[order] if self.shuffle or self.world_size > 1 else self.data
-        for i in range(start, len(self)):
-            yield data[i * self.batch_size : (i + 1) * self.batch_size]
+        while True:
+            yield torch.stack([self.batch(k + j) for j in range(self.steps)])
+            k += self.steps
