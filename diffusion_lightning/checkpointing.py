@@ -2,6 +2,7 @@
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 import lightning as L
@@ -22,17 +23,47 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class InterruptCheckpoint(L.Callback):
-    """On Ctrl-C or SIGTERM (Lightning stops at the end of the batch) save ``last.ckpt`` at the step reached, to
-    resume from with ``ckpt_path=<run dir>/checkpoints/last.ckpt``. Other failures (e.g. divergence) save nothing,
-    so a broken model never replaces the last good checkpoint."""
+    """Ctrl-C or SIGTERM during training stops it at the end of the current ``training_step`` call, after saving
+    ``last.ckpt`` there: where Lightning takes its own periodic checkpoints, so a run resumed with
+    ``ckpt_path=<run dir>/checkpoints/last.ckpt`` continues exactly as if never stopped. A second signal stops at
+    once and keeps the previous checkpoint; so do failures (e.g. divergence): a broken model never replaces the last
+    good checkpoint."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, dirpath: str):
         self.path = Path(dirpath) / "last.ckpt"
+        self.requested: int | None = None
+        self.previous: dict[int, object] = {}
 
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, INTERRUPTIONS) and trainer.state.fn == "fit":
+    def request_stop(self, signum: int, frame) -> None:
+        if self.requested is not None:
+            raise KeyboardInterrupt(f"signal {signum}, twice")
+        self.requested = signum
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.requested = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {signum: signal.signal(signum, self.request_stop) for signum in self.SIGNALS}
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args) -> None:
+        if self.requested is not None:
+            progress = trainer.fit_loop.epoch_loop.batch_progress
+            progress.total.ready, progress.current.ready = progress.total.completed, progress.current.completed
             self.path.parent.mkdir(parents=True, exist_ok=True)
             trainer.save_checkpoint(self.path)
+            raise KeyboardInterrupt(f"signal {self.requested}")
+
+    def restore_signals(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous = {}
+
+    def on_train_end(self, *args) -> None:
+        self.restore_signals()
+
+    def on_exception(self, *args) -> None:
+        self.restore_signals()
 
 
 def sigterm_as_interrupt() -> None:

@@ -27,7 +27,8 @@ warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimizatio
 class DiffusionModule(L.LightningModule):
     def __init__(self, process: DiffusionProcess, net: nn.Module, optimizer: Callable, loss: str = "kl",
                  hybrid_lambda: float = 1e-3, lr_scheduler: Callable | None = None, ema_decay: float = 0.999,
-                 t_sampler: str = "uniform", eval_seed: int = 1234, gradient_clip_val: float | None = None):
+                 t_sampler: str = "uniform", eval_seed: int = 1234, gradient_clip_val: float | None = None,
+                 gradient_clip_algorithm: str = "norm", steps_per_batch: int = 1):
         super().__init__()
         self.automatic_optimization = False  # several optimizer steps per training_step, see ``training_step``
         process.check_loss(loss)
@@ -35,7 +36,8 @@ class DiffusionModule(L.LightningModule):
             raise ConfigError(f"ema_decay={ema_decay} must lie in [0, 1); 0 turns the EMA off")
         self.process, self.net, self.loss_name, self.hybrid_lambda = process, net, loss, hybrid_lambda
         self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
-        self.ema_decay, self.eval_seed, self.gradient_clip_val = ema_decay, eval_seed, gradient_clip_val
+        self.ema_decay, self.eval_seed, self.steps_per_batch = ema_decay, eval_seed, steps_per_batch
+        self.gradient_clip_val, self.gradient_clip_algorithm = gradient_clip_val, gradient_clip_algorithm
         self.ema = copy.deepcopy(net).requires_grad_(False) if ema_decay > 0 else None
         self._ema_pairs: tuple[list[nn.Parameter], list[nn.Parameter]] | None = None
         samplers = {"uniform": UniformSampler, "importance": ImportanceSampler}
@@ -62,12 +64,16 @@ class DiffusionModule(L.LightningModule):
             loss = self._loss(x0)
             optimizer.zero_grad()
             self.manual_backward(loss)
-            if self.gradient_clip_val:
-                self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
             self._update_ema()
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Clip here: a mixed-precision plugin has unscaled the gradients by now (in manual optimization too)."""
+        if self.gradient_clip_val:
+            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val,
+                                gradient_clip_algorithm=self.gradient_clip_algorithm)
 
     def _loss(self, x0: torch.Tensor) -> torch.Tensor:
         """The training loss with one random t per example; its terms go to the loggers every
@@ -88,6 +94,7 @@ class DiffusionModule(L.LightningModule):
             self.history.append({"step": self.global_step, **values})
             for logger in self.loggers:
                 logger.log_metrics(values, step=self.global_step)
+                logger.save()
         return loss
 
     def _update_ema(self) -> None:
@@ -144,9 +151,18 @@ class DiffusionModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Also keep the RNG that draws t and the noise, and the curves, so a resumed run continues exactly."""
         checkpoint["rng_state"] = torch.get_rng_state()
+        checkpoint["steps_per_batch"] = self.steps_per_batch
         checkpoint["history"] = {"train": self.history, "val": self.val_history}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get("steps_per_batch")
+        if saved is None:
+            raise ConfigError("the checkpoint was written by a version of diffusion_lightning that took one optimizer "
+                              "step per training_step; its step count cannot be resumed: start a new run")
+        if saved != self.steps_per_batch:
+            raise ConfigError(f"the checkpoint was written with {saved} optimizer steps per training_step and this run "
+                              f"takes {self.steps_per_batch}: resume with the same steps_per_batch and intervals "
+                              "(trainer.val_check_interval, trainer.log_every_n_steps, every_n_train_steps, max_steps)")
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])
         self.history = checkpoint.get("history", {}).get("train", [])
@@ -157,4 +173,4 @@ class DiffusionModule(L.LightningModule):
         if self.lr_scheduler_factory is None:
             return optimizer
         scheduler = self.lr_scheduler_factory(optimizer, total_steps=self.trainer.estimated_stepping_batches)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}  # stepped in ``training_step``

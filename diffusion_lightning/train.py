@@ -87,20 +87,29 @@ def check_wandb_online(logger_cfg: DictConfig) -> None:
 
 
 def steps_per_batch(cfg: DictConfig) -> int:
-    """Optimizer steps per ``training_step`` call: ``steps_per_batch``, lowered to divide every interval counted in
-    steps (validation, logging, periodic checkpoints) so that each one falls between calls."""
-    steps = cfg.steps_per_batch
+    """Optimizer steps per ``training_step`` call: ``steps_per_batch``, lowered to divide every count of steps
+    (validation, logging, periodic checkpoints, max_steps) so that each one falls between calls. Refuses the
+    trainer settings that the module's manual optimization does not support."""
+    steps, trainer = cfg.steps_per_batch, cfg.trainer
     if not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps_per_batch={steps} must be a whole number ≥ 1; e.g. steps_per_batch=10")
-    intervals = {"trainer.val_check_interval": cfg.trainer.val_check_interval,
-                 "trainer.log_every_n_steps": cfg.trainer.log_every_n_steps}
+    if trainer.get("accumulate_grad_batches", 1) != 1:
+        raise ConfigError("trainer.accumulate_grad_batches is not supported; raise data.batch_size instead")
+    if trainer.get("max_epochs", -1) not in (-1, None) or trainer.get("max_steps", -1) < 1:
+        raise ConfigError("training is counted in steps, not epochs: set trainer.max_steps (e.g. 20000) and leave "
+                          "trainer.max_epochs=-1")
+    intervals = {"trainer.val_check_interval": trainer.val_check_interval,
+                 "trainer.log_every_n_steps": trainer.log_every_n_steps, "trainer.max_steps": trainer.max_steps}
     for name, callback in (cfg.get("callbacks") or {}).items():
         if callback and callback.get("every_n_train_steps"):
             intervals[f"callbacks.{name}.every_n_train_steps"] = callback.every_n_train_steps
     for key, value in intervals.items():
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key}={value} must be a whole number of optimizer steps ≥ 1; e.g. {key}=1000")
-    return math.gcd(steps, *intervals.values())
+    lowered = math.gcd(steps, *intervals.values())
+    if lowered < steps:
+        log.info(f"steps_per_batch={steps} lowered to {lowered} to divide {', '.join(intervals)}")
+    return lowered
 
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Trainer]:
@@ -125,6 +134,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
         hybrid_lambda=cfg.loss.get("lambda", 1e-3), t_sampler=cfg.loss.get("t_sampler", "uniform"),
         lr_scheduler=instantiate(cfg.lr_scheduler) if cfg.get("lr_scheduler") else None, ema_decay=cfg.ema_decay,
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
+        gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm", steps_per_batch=steps,
     )
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     logger_cfgs = [c for c in (cfg.get("logger") or {}).values() if c]
@@ -133,7 +143,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
     loggers = [instantiate(c, **sweep_run_names(c)) for c in logger_cfgs]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()],
                           val_check_interval=cfg.trainer.val_check_interval // steps,  # counted in calls
-                          gradient_clip_val=None)  # clipped by the module, which steps the optimizer
+                          gradient_clip_val=None, gradient_clip_algorithm=None)  # the module clips
     for logger in loggers:
         try:
             logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

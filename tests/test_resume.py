@@ -1,6 +1,8 @@
 """Interruption and resume: Ctrl-C leaves last.ckpt, and resuming from it ends where an uninterrupted run ends."""
 
 import json
+import os
+import signal
 
 import lightning as L
 import pytest
@@ -12,13 +14,15 @@ STEPS = ["debug=fast", "T=20", "logger=none", "trainer.max_steps=30", "trainer.v
          "callbacks.figures=null", "callbacks.sample_metrics=null", "callbacks.last_checkpoint.every_n_train_steps=10"]
 
 
-class InterruptAt(L.Callback):
+class CtrlCAt(L.Callback):
+    """Ctrl-C (a real SIGINT to this process) before the training_step call that starts at ``step``."""
+
     def __init__(self, step: int):
         self.step = step
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if trainer.global_step == self.step:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 
@@ -27,11 +31,11 @@ class InterruptAt(L.Callback):
 def test_resume_after_ctrl_c_matches_an_uninterrupted_run(make_cfg, tmp_path, data):
     cfg = make_cfg(*STEPS, f"data={data}")
     datamodule, module, trainer = build(cfg)
-    trainer.callbacks.append(InterruptAt(15))
+    trainer.callbacks.append(CtrlCAt(15))
     with pytest.raises(SystemExit):
         trainer.fit(module, datamodule=datamodule)
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
-    assert torch.load(ckpt, weights_only=False)["global_step"] == 15
+    assert torch.load(ckpt, weights_only=False)["global_step"] == 20  # the end of the call that was running
 
     resumed_dir, plain_dir = tmp_path / "resumed", tmp_path / "plain"
     run(make_cfg(*STEPS, f"data={data}", f"ckpt_path={ckpt}", f"paths.output_dir={resumed_dir}"))
@@ -40,6 +44,47 @@ def test_resume_after_ctrl_c_matches_an_uninterrupted_run(make_cfg, tmp_path, da
     plain = json.loads((plain_dir / "summary.json").read_text())
     assert resumed["step"] == plain["step"] == 30
     assert resumed["test/nll_bound_bits"] == pytest.approx(plain["test/nll_bound_bits"], abs=1e-4)
+    curves = [json.loads((d / "curves.json").read_text()) for d in (resumed_dir, plain_dir)]
+    assert [v["step"] for v in curves[0]["val"]] == [v["step"] for v in curves[1]["val"]] == [10, 20, 30]
     a = torch.load(resumed_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     b = torch.load(plain_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in b)
+
+
+def test_ctrl_c_between_two_steps_of_a_call_stops_at_its_end(make_cfg, tmp_path):
+    """With 5 steps per call, Ctrl-C after step 13 saves and stops at 15; the resumed run validates and
+    checkpoints at the same steps as an uninterrupted one, and ends with the same weights."""
+    cfg = make_cfg(*STEPS)
+    datamodule, module, trainer = build(cfg)
+    assert module.steps_per_batch == 5
+    update_ema = module._update_ema
+
+    def ctrl_c_after_step_13():
+        update_ema()
+        if module.global_step == 13:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    module._update_ema = ctrl_c_after_step_13
+    with pytest.raises(SystemExit):
+        trainer.fit(module, datamodule=datamodule)
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    assert torch.load(ckpt, weights_only=False)["global_step"] == 15
+
+    resumed_dir, plain_dir = tmp_path / "resumed", tmp_path / "plain"
+    run(make_cfg(*STEPS, f"ckpt_path={ckpt}", f"paths.output_dir={resumed_dir}"))
+    run(make_cfg(*STEPS, f"paths.output_dir={plain_dir}"))
+    curves = [json.loads((d / "curves.json").read_text()) for d in (resumed_dir, plain_dir)]
+    assert [v["step"] for v in curves[0]["val"]] == [v["step"] for v in curves[1]["val"]] == [10, 20, 30]
+    assert curves[0]["train"] == curves[1]["train"]
+    a = torch.load(resumed_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    b = torch.load(plain_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    assert a["global_step"] == b["global_step"] == 30
+    assert all(torch.allclose(a["state_dict"][k], b["state_dict"][k], atol=1e-6) for k in b["state_dict"])
+
+
+def test_a_checkpoint_from_another_steps_per_batch_is_refused(make_cfg, tmp_path):
+    cfg = make_cfg(*STEPS, "trainer.max_steps=10")
+    run(cfg)
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    with pytest.raises(ValueError, match="written with 5 optimizer steps per training_step and this run takes 1"):
+        run(make_cfg(*STEPS, "steps_per_batch=1", f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path / 'again'}"))

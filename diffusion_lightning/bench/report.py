@@ -70,7 +70,7 @@ def write(path: Path, records: list[dict], run: dict, descriptions: dict[str, st
               "a median over repeats measured side by side in one process, unless its section says."), "",
              (f"Machine: {machine['cpu']}, {machine['cores']} cores ({machine['torch_threads']} torch threads), "
               f"torch {machine['torch']}, lightning {machine['lightning']}, Python {machine['python']}, "
-              f"OMP_WAIT_POLICY={machine.get('omp_wait_policy')}."), "",
+              f"OMP_WAIT_POLICY={machine.get('omp_wait_policy') or 'unset (OpenMP default)'}."), "",
              "## Runs", "", "| benchmarks | command | date | load average (1, 5, 15 min) at start | at end |",
              "|---|---|---|---|---|"]
     lines += [f"| {', '.join(r['benchmarks'])} | `{r['command']}` | {r['date']} | {cell(r['load_start'])} | "

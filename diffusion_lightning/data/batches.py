@@ -37,7 +37,7 @@ class TrainingBatches:
                  world_size: int = 1, step: Callable[[], int] | None = None):
         self.data, self.batch_size, self.seed, self.steps = data, batch_size, seed, steps
         self.rank, self.world_size, self.step = rank, world_size, step
-        self.per_pass = len(range(rank, len(data), world_size)) // batch_size
+        self.per_pass = len(data) // world_size // batch_size  # the same on every rank
         if self.per_pass == 0:
             raise ConfigError(f"data.batch_size={batch_size} is larger than each of the {world_size} ranks' share of "
                               f"the training split ({len(data)} examples); lower data.batch_size")
