@@ -1,18 +1,50 @@
-"""A process setting the package makes on import.
+"""Process settings the package makes on import, before anything else loads torch or Lightning.
 
-``import lightning`` sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``, so that ``torch.cuda.is_available()`` asks NVML
-instead of initialising CUDA (which would break forked workers). Without an NVIDIA driver, NVML cannot load,
-PyTorch retries loading it at every call, and Adam calls it at every optimizer step: with PyPI's CUDA build of
-torch on a CPU-only host that costs a sizeable part of a small step. Where the library cannot load there is no
-CUDA state to protect, so the check goes back to PyTorch's default.
+1. OpenMP's wait policy. Between parallel regions torch's OpenMP threads spin by default: the fastest choice when
+   the run has the cores to itself, and a disaster when another busy process shares them (two default runs at
+   once on 2 cores: each about 19× slower than alone). Where other processes keep at least half a core busy
+   when the package loads, threads wait passively instead (``OMP_WAIT_POLICY=PASSIVE``: about 1.6× slower alone,
+   unharmed by company), and ``OMP_AUTO_PASSIVE`` holds the busy cores seen, for the run to report. A policy
+   set in the environment is left alone. The runtime reads it when torch loads, so this only applies before.
+2. ``import lightning`` sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``, so that ``torch.cuda.is_available()`` asks NVML
+   instead of initialising CUDA (which would break forked workers). Without an NVIDIA driver, NVML cannot load,
+   PyTorch retries loading it at every call, and Adam calls it at every optimizer step: with PyPI's CUDA build of
+   torch on a CPU-only host that costs a sizeable part of a small step. Where the library cannot load there is
+   no CUDA state to protect, so the check goes back to PyTorch's default.
 
-``python -m diffusion_lightning.bench overhead`` measures it (see BENCHMARKS.md).
+``python -m diffusion_lightning.bench threads overhead`` measures both (see BENCHMARKS.md).
 """
 
 import ctypes
 import os
+import sys
+import time
+from pathlib import Path
 
-import lightning  # noqa: F401  (sets PYTORCH_NVML_BASED_CUDA_CHECK; corrected below)
+
+def busy_cores(interval: float = 0.2) -> float | None:
+    """How many cores the machine keeps busy over ``interval`` seconds (Linux ``/proc/stat``); None elsewhere."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all time, idle + iowait time
+
+    try:
+        total, idle = sample()
+        time.sleep(interval)
+        total_now, idle_now = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return (1 - (idle_now - idle) / max(1, total_now - total)) * (os.cpu_count() or 1)
+
+
+OMP_AUTO_PASSIVE: float | None = None
+if "torch" not in sys.modules and "OMP_WAIT_POLICY" not in os.environ:
+    busy = busy_cores()
+    if busy is not None and busy >= 0.5:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        OMP_AUTO_PASSIVE = busy
+
+import lightning  # noqa: E402  (sets PYTORCH_NVML_BASED_CUDA_CHECK; corrected below)
 
 NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 

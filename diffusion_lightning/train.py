@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from . import __version__
+from . import __version__, _env
 from .checkpointing import INTERRUPTIONS, AtomicCheckpointIO, sigterm_as_interrupt
 from .errors import ConfigError, known_failure
 from .losses import LOG2
@@ -170,7 +170,8 @@ def run_info() -> dict:
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {"command": [sys.executable, *sys.argv], "diffusion_lightning": __version__, "git_commit": commit,
-            "torch": torch.__version__, "lightning": lightning.__version__, "python": sys.version.split()[0]}
+            "torch": torch.__version__, "lightning": lightning.__version__, "python": sys.version.split()[0],
+            "torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
 
 
 def relaunch_ddp_ranks_into_this_job(cfg: DictConfig) -> None:
@@ -208,6 +209,10 @@ def run(cfg: DictConfig) -> float | None:
     if first_rank:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "run_info.json", run_info())
+    if first_rank and _env.OMP_AUTO_PASSIVE is not None:
+        log.warning(f"other processes kept {_env.OMP_AUTO_PASSIVE:.1f} of {os.cpu_count()} cores busy at start: torch's "
+                    "threads wait passively (OMP_WAIT_POLICY=PASSIVE), so runs sharing cores do not slow each other "
+                    "~19×, at ~1.6× the cost of a run alone; set OMP_WAIT_POLICY to choose (see README, Performance)")
     relaunch_ddp_ranks_into_this_job(cfg)
     launch_env = {k: os.environ.get(k) for k in DDP_LAUNCH_VARS}
     start = time.time()

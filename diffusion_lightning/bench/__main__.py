@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from . import evaluation, heartbeat, overhead, quality, report, scaling
+from . import evaluation, heartbeat, overhead, quality, report, scaling, threads
 from .common import load, machine, rounded
 
 BENCHMARKS = {
@@ -20,6 +20,10 @@ BENCHMARKS = {
         "logger, evaluating callbacks and validation off) against a bare PyTorch loop doing the same work per "
         "step, interleaved block by block; ratio = Lightning / bare. `nvml_check`: the tiny bare loop with "
         "PyTorch's NVML-based CUDA check on (as `import lightning` sets it) against the product's setting.")),
+    "threads": (threads.run, (
+        "The bare loop at the default config in fresh processes, alone and two at once, with OpenMP's default wait "
+        "policy, with `OMP_WAIT_POLICY=PASSIVE`, and with one torch thread per process (what the joblib launcher "
+        "gives parallel jobs); `per_run`: each process's figure.")),
     "scaling_T": (scaling.run_T, (
         "Step time of the product's loop (in-process, settings interleaved over rounds) and peak resident memory "
         "(one fresh process per setting; `fit_peak_growth_mb`: the peak during the fit above the memory before "

@@ -1,0 +1,39 @@
+"""What the package sets on import: OpenMP threads wait passively when other processes keep the cores busy, unless
+the environment chose a policy."""
+
+import subprocess
+import sys
+
+import pytest
+
+from diffusion_lightning import _env
+
+PROBE = "import os, diffusion_lightning._env as e; print(os.environ.get('OMP_WAIT_POLICY'), e.OMP_AUTO_PASSIVE)"
+
+
+@pytest.fixture
+def busy_core():
+    spin = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    yield
+    spin.kill()
+    spin.wait()
+
+
+def probe(env_policy: str | None = None) -> str:
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    if env_policy is not None:
+        env["OMP_WAIT_POLICY"] = env_policy
+    return subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def test_busy_cores_are_measured(busy_core):
+    assert _env.busy_cores() >= 0.5
+
+
+def test_threads_wait_passively_beside_a_busy_process(busy_core):
+    policy, busy = probe().split()
+    assert policy == "PASSIVE" and float(busy) >= 0.5
+
+
+def test_a_policy_from_the_environment_is_kept(busy_core):
+    assert probe("ACTIVE").split() == ["ACTIVE", "None"]
