@@ -9,7 +9,7 @@ from diffusion_lightning.bench.__main__ import BENCHMARKS, main
 
 KEYS = {
     "overhead": {"config", "lightning_steps_per_s", "bare_steps_per_s", "ratio"},
-    "threads": {"runs_at_once", "omp_wait_policy", "policy_used", "torch_threads", "bare_steps_per_s", "per_run"},
+    "threads": {"runs", "omp_wait_policy", "policy_used", "torch_threads", "bare_steps_per_s", "per_run"},
     "scaling_T": {"T", "step_ms", "peak_rss_mb", "fit_peak_growth_mb", "step_vs_first", "memory_vs_first"},
     "scaling_data": {"n_train", "step_ms", "peak_rss_mb", "fit_peak_growth_mb", "step_vs_first", "memory_vs_first"},
     "heartbeat": {"T", "step_ms", "all_T_step_s", "speedup"},

@@ -21,9 +21,11 @@ BENCHMARKS = {
         "step, interleaved block by block; ratio = Lightning / bare. `nvml_check`: the tiny bare loop with "
         "PyTorch's NVML-based CUDA check on (as `import lightning` sets it) against the product's setting.")),
     "threads": (threads.run, (
-        "The bare loop at the default config in fresh processes, alone and two at once, with OpenMP's default wait "
-        "policy, with `OMP_WAIT_POLICY=PASSIVE`, and with one torch thread per process (what the joblib launcher "
-        "gives parallel jobs); `per_run`: each process's figure.")),
+        "The bare loop at the default config in fresh processes: alone, two started together, or a second one "
+        "`joined` to a first (OpenMP's default) already training; with OpenMP's default wait policy, with "
+        "`OMP_WAIT_POLICY=PASSIVE`, with one torch thread per process (what the joblib launcher gives parallel "
+        "jobs), or as the package chooses (passive where other processes keep the cores busy when it loads). "
+        "`per_run`: each process's figure (for `joined`, the first run's over the second's measured steps).")),
     "scaling_T": (scaling.run_T, (
         "Step time of the product's loop (in-process, settings interleaved over rounds) and peak resident memory "
         "(one fresh process per setting; `fit_peak_growth_mb`: the peak during the fit above the memory before "
