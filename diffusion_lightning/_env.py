@@ -44,7 +44,7 @@ if "torch" not in sys.modules and "OMP_WAIT_POLICY" not in os.environ:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         OMP_AUTO_PASSIVE = busy
 
-import lightning  # noqa: E402  (sets PYTORCH_NVML_BASED_CUDA_CHECK; corrected below)
+import lightning  # noqa: F401  (sets PYTORCH_NVML_BASED_CUDA_CHECK; corrected below)
 
 NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
