@@ -75,6 +75,8 @@ def test_heartbeat_defaults_follow_the_paper(make_cfg):
     (["data.batch_size=5000", "data.n_train=1000"], "larger than the training split"),
     (["steps_per_batch=0"], "steps_per_batch=0 must be a whole number ≥ 1"),
     (["trainer.val_check_interval=0.5"], "trainer.val_check_interval=0.5 must be a whole number of optimizer steps"),
+    (["+trainer.accumulate_grad_batches=2"], "accumulate_grad_batches is not supported"),
+    (["trainer.max_epochs=5"], "training is counted in steps, not epochs"),
 ])
 def test_bad_configurations_are_refused(make_cfg, overrides, message):
     with pytest.raises(ValueError, match=message):
