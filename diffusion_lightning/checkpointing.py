@@ -23,11 +23,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class InterruptCheckpoint(L.Callback):
-    """Ctrl-C or SIGTERM during training stops it at the end of the current ``training_step`` call, after saving
-    ``last.ckpt`` there: where Lightning takes its own periodic checkpoints, so a run resumed with
-    ``ckpt_path=<run dir>/checkpoints/last.ckpt`` continues exactly as if never stopped. A second signal stops at
-    once and keeps the previous checkpoint; so do failures (e.g. divergence): a broken model never replaces the last
-    good checkpoint."""
+    """Ctrl-C or SIGTERM during training lets the running ``training_step`` call (and a validation then due)
+    finish, then saves ``last.ckpt`` and stops before the next call; a run resumed with
+    ``ckpt_path=<run dir>/checkpoints/last.ckpt`` continues exactly as if never stopped, validations included. A
+    second signal stops at once and keeps the previous checkpoint; so do failures (e.g. divergence): a broken model
+    never replaces the last good checkpoint."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -48,6 +48,8 @@ class InterruptCheckpoint(L.Callback):
 
     def on_train_batch_start(self, trainer: L.Trainer, *args) -> None:
         if self.requested is not None:
+            # Lightning counts this call's batch as fetched; unfetched, the resumed run counts calls (and so
+            # schedules validation) as this one would have.
             progress = trainer.fit_loop.epoch_loop.batch_progress
             progress.total.ready, progress.current.ready = progress.total.completed, progress.current.completed
             self.path.parent.mkdir(parents=True, exist_ok=True)

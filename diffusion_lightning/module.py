@@ -156,10 +156,11 @@ class DiffusionModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint.get("steps_per_batch")
-        if saved is None:
+        resuming = self._trainer is not None  # not ``load_from_checkpoint``, which takes the weights only
+        if resuming and saved is None:
             raise ConfigError("the checkpoint was written by a version of diffusion_lightning that took one optimizer "
                               "step per training_step; its step count cannot be resumed: start a new run")
-        if saved != self.steps_per_batch:
+        if resuming and saved != self.steps_per_batch:
             raise ConfigError(f"the checkpoint was written with {saved} optimizer steps per training_step and this run "
                               f"takes {self.steps_per_batch}: resume with the same steps_per_batch and intervals "
                               "(trainer.val_check_interval, trainer.log_every_n_steps, every_n_train_steps, max_steps)")

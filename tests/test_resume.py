@@ -88,3 +88,12 @@ def test_a_checkpoint_from_another_steps_per_batch_is_refused(make_cfg, tmp_path
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     with pytest.raises(ValueError, match="written with 5 optimizer steps per training_step and this run takes 1"):
         run(make_cfg(*STEPS, "steps_per_batch=1", f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path / 'again'}"))
+
+
+def test_a_checkpoint_loads_for_its_weights_alone(make_cfg, tmp_path):
+    run(make_cfg(*STEPS, "trainer.max_steps=10"))
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    del ckpt["steps_per_batch"]  # as written before steps_per_batch existed
+    _, module, _ = build(make_cfg(*STEPS))
+    module.on_load_checkpoint(ckpt)
+    module.load_state_dict(ckpt["state_dict"])
