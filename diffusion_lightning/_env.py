@@ -2,10 +2,11 @@
 
 1. OpenMP's wait policy. Between parallel regions torch's OpenMP threads spin by default: the fastest choice when
    the run has the cores to itself, and a disaster when another busy process shares them (two default runs at
-   once on 2 cores: each about 19× slower than alone). Where other processes keep at least half a core busy
-   when the package loads, threads wait passively instead (``OMP_WAIT_POLICY=PASSIVE``: about 1.6× slower alone,
-   unharmed by company), and ``OMP_AUTO_PASSIVE`` holds the busy cores seen, for the run to report. A policy
-   set in the environment is left alone. The runtime reads it when torch loads, so this only applies before.
+   once on 2 cores: each about 5× slower than alone, see ``bench threads``). Where other processes keep at least
+   half a core busy when the package loads, threads wait passively instead (``OMP_WAIT_POLICY=PASSIVE``: about
+   1.6× slower alone, unharmed by company), and ``OMP_AUTO_PASSIVE`` holds the busy cores seen, for the run to
+   report. A policy set in the environment is left alone. The runtime reads it when torch loads, so this only
+   applies before.
 2. ``import lightning`` sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``, so that ``torch.cuda.is_available()`` asks NVML
    instead of initialising CUDA (which would break forked workers). Without an NVIDIA driver, NVML cannot load,
    PyTorch retries loading it at every call, and Adam calls it at every optimizer step: with PyPI's CUDA build of
