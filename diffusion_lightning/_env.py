@@ -3,7 +3,7 @@
 1. OpenMP's wait policy. Between parallel regions torch's OpenMP threads spin by default: the fastest choice when
    the run has the cores to itself, and a disaster when another busy process shares them (two default runs at
    once on 2 cores: each about 5× slower than alone, see ``bench threads``). Where other processes keep at least
-   half a core busy when the package loads, threads wait passively instead (``OMP_WAIT_POLICY=PASSIVE``: about
+   half a core (or a quarter of the cores) busy when the package loads, threads wait passively instead (``OMP_WAIT_POLICY=PASSIVE``: about
    1.6× slower alone, unharmed by company), and ``OMP_AUTO_PASSIVE`` holds the busy cores seen, for the run to
    report. A policy set in the environment is left alone. The runtime reads it when torch loads, so this only
    applies before.
@@ -24,10 +24,18 @@ from pathlib import Path
 
 
 def busy_cores(interval: float = 0.2) -> float | None:
-    """How many cores the machine keeps busy over ``interval`` seconds (Linux ``/proc/stat``); None elsewhere."""
+    """How many of this process's cores (its CPU affinity) the machine keeps busy over ``interval`` seconds, from
+    Linux's ``/proc/stat``; None elsewhere."""
+    cores = {f"cpu{i}" for i in os.sched_getaffinity(0)} if hasattr(os, "sched_getaffinity") else set()
+
     def sample() -> tuple[int, int]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # all time, idle + iowait time
+        total = idle = 0
+        for line in Path("/proc/stat").read_text().splitlines():
+            name, *fields = line.split()
+            if name in cores:
+                ticks = [int(x) for x in fields[:8]]  # user … steal; guest time is counted in user already
+                total, idle = total + sum(ticks), idle + ticks[3] + ticks[4]  # idle, iowait
+        return total, idle
 
     try:
         total, idle = sample()
@@ -35,15 +43,19 @@ def busy_cores(interval: float = 0.2) -> float | None:
         total_now, idle_now = sample()
     except (OSError, ValueError, IndexError):
         return None
-    return (1 - (idle_now - idle) / max(1, total_now - total)) * (os.cpu_count() or 1)
+    if total_now <= total:
+        return None
+    return (1 - (idle_now - idle) / (total_now - total)) * len(cores)
 
 
 OMP_AUTO_PASSIVE: float | None = None
-if "torch" not in sys.modules and "OMP_WAIT_POLICY" not in os.environ:
+CHECKED = "DIFFUSION_LIGHTNING_OMP_CHECKED"  # set once decided: DDP ranks and sweep workers inherit the decision
+if "torch" not in sys.modules and "OMP_WAIT_POLICY" not in os.environ and CHECKED not in os.environ:
     busy = busy_cores()
-    if busy is not None and busy >= 0.5:
+    if busy is not None and busy >= max(0.5, 0.25 * len(os.sched_getaffinity(0))):
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         OMP_AUTO_PASSIVE = busy
+    os.environ[CHECKED] = "1"
 
 import lightning  # noqa: F401  (sets PYTORCH_NVML_BASED_CUDA_CHECK; corrected below)
 

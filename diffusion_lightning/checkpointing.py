@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -24,10 +25,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 class InterruptCheckpoint(L.Callback):
     """Ctrl-C or SIGTERM during training lets the running ``training_step`` call (and a validation then due)
-    finish, then saves ``last.ckpt`` and stops before the next call; a run resumed with
-    ``ckpt_path=<run dir>/checkpoints/last.ckpt`` continues exactly as if never stopped, validations included. A
-    second signal stops at once and keeps the previous checkpoint; so do failures (e.g. divergence): a broken model
-    never replaces the last good checkpoint."""
+    finish, then saves ``last.ckpt`` and stops before the next call (or at the end of training); a run resumed
+    with ``ckpt_path=<run dir>/checkpoints/last.ckpt`` continues as if never stopped, validations included
+    (exactly, on a CPU in one process). A second Ctrl-C stops at once and keeps the previous checkpoint; so do
+    failures (e.g. divergence): a broken model never replaces the last good checkpoint. Under DDP the ranks agree
+    before stopping, and a SIGTERM to the first rank reaches the others."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -35,34 +37,54 @@ class InterruptCheckpoint(L.Callback):
         self.path = Path(dirpath) / "last.ckpt"
         self.requested: int | None = None
         self.previous: dict[int, object] = {}
+        self.trainer: L.Trainer | None = None
 
     def request_stop(self, signum: int, frame) -> None:
-        if self.requested is not None:
+        if self.requested is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt(f"signal {signum}, twice")
+        if self.requested is None:
+            print("stopping after the current training step(s), with a checkpoint; Ctrl-C again stops at once",
+                  file=sys.stderr)
         self.requested = signum
+        launcher = self.trainer.strategy.launcher if self.trainer is not None else None
+        if signum == signal.SIGTERM and launcher is not None:
+            launcher.kill(signum)  # the other DDP ranks, when this process started them
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.requested = None
+        self.requested, self.trainer = None, trainer
         if threading.current_thread() is threading.main_thread():
             self.previous = {signum: signal.signal(signum, self.request_stop) for signum in self.SIGNALS}
 
+    def stop_requested(self, trainer: L.Trainer) -> bool:
+        if trainer.world_size > 1:  # every rank must stop at the same call, or the others wait in a collective
+            return trainer.strategy.reduce_boolean_decision(self.requested is not None, all=False)
+        return self.requested is not None
+
+    def save_and_stop(self, trainer: L.Trainer) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        trainer.save_checkpoint(self.path)
+        raise KeyboardInterrupt(f"signal {self.requested}")
+
     def on_train_batch_start(self, trainer: L.Trainer, *args) -> None:
-        if self.requested is not None:
+        if self.stop_requested(trainer):
             # Lightning counts this call's batch as fetched; unfetched, the resumed run counts calls (and so
             # schedules validation) as this one would have.
             progress = trainer.fit_loop.epoch_loop.batch_progress
             progress.total.ready, progress.current.ready = progress.total.completed, progress.current.completed
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            trainer.save_checkpoint(self.path)
-            raise KeyboardInterrupt(f"signal {self.requested}")
+            self.save_and_stop(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """A signal during the last call or the last validation: training is done, but the run stops here."""
+        self.restore_signals()
+        if self.stop_requested(trainer):
+            self.save_and_stop(trainer)
 
     def restore_signals(self) -> None:
+        """Put back the handlers this callback replaced (not Lightning's own, set while it shuts down)."""
         for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
+            if signal.getsignal(signum) == self.request_stop:
+                signal.signal(signum, handler)
         self.previous = {}
-
-    def on_train_end(self, *args) -> None:
-        self.restore_signals()
 
     def on_exception(self, *args) -> None:
         self.restore_signals()

@@ -156,7 +156,7 @@ class DiffusionModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint.get("steps_per_batch")
-        resuming = self._trainer is not None  # not ``load_from_checkpoint``, which takes the weights only
+        resuming = self._trainer is not None and self.trainer.state.fn == "fit"  # evaluation takes the weights only
         if resuming and saved is None:
             raise ConfigError("the checkpoint was written by a version of diffusion_lightning that took one optimizer "
                               "step per training_step; its step count cannot be resumed: start a new run")

@@ -1,6 +1,7 @@
 """What the package sets on import: OpenMP threads wait passively when other processes keep the cores busy, unless
 the environment chose a policy."""
 
+import os
 import subprocess
 import sys
 
@@ -20,7 +21,7 @@ def busy_core():
 
 
 def probe(env_policy: str | None = None) -> str:
-    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", _env.CHECKED)}
     if env_policy is not None:
         env["OMP_WAIT_POLICY"] = env_policy
     return subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True).stdout

@@ -97,3 +97,18 @@ def test_a_checkpoint_loads_for_its_weights_alone(make_cfg, tmp_path):
     _, module, _ = build(make_cfg(*STEPS))
     module.on_load_checkpoint(ckpt)
     module.load_state_dict(ckpt["state_dict"])
+
+
+def test_ctrl_c_in_the_last_call_still_stops_with_a_checkpoint(make_cfg, tmp_path):
+    datamodule, module, trainer = build(make_cfg(*STEPS))
+    update_ema = module._update_ema
+
+    def ctrl_c_after_step_27():
+        update_ema()
+        if module.global_step == 27:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    module._update_ema = ctrl_c_after_step_27
+    with pytest.raises(SystemExit):
+        trainer.fit(module, datamodule=datamodule)
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 30

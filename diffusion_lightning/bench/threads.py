@@ -18,8 +18,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .. import _env
 from .common import load
 
+BLOCK = 50  # steps between the marks of the first run of "joined"
 SIZES = {"full": {"warmup": 100, "steps": 1000, "extra": []},
          "quick": {"warmup": 2, "steps": 5, "extra": ["model.hidden=16", "data.n_train=2000"]}}
 # (how: "alone", "together" (both start at once) or "joined"; OMP_WAIT_POLICY of the measured run(s): "" OpenMP's
@@ -28,10 +30,10 @@ SETTINGS = {"full": [("alone", "", None), ("alone", "PASSIVE", None), ("alone", 
                      ("together", "", None), ("together", "PASSIVE", None), ("together", "", 1),
                      ("joined", "", None), ("joined", None, None)],
             "quick": [("joined", None, None)]}
-# A child waits for a file before it imports anything of the package, so that the package looks at the machine
-# when the child is due to start.
-LAUNCH = ("import json, sys, time, pathlib; start = pathlib.Path(sys.argv[1]); "
-          "[time.sleep(0.05) for _ in iter(lambda: start.exists(), True)]; "
+# A child waits for a file (10 minutes at most) before it imports anything of the package, so that the package
+# looks at the machine when the child is due to start.
+LAUNCH = ("import json, sys, time, pathlib; start, t0 = pathlib.Path(sys.argv[1]), time.time(); "
+          "[time.sleep(0.05) for _ in iter(lambda: start.exists() or time.time() > t0 + 600, True)]; "
           "from diffusion_lightning.bench.threads import child; print(json.dumps(child(*sys.argv[2:])))")
 
 
@@ -56,14 +58,15 @@ def child(size: str, threads: str, until: str = "") -> dict:
     if not until:
         return {"steps_per_s": 1 / loop.run(s["steps"]), "policy": policy, "end": time.time()}
     Path(until + ".training").touch()
-    marks = []
+    marks, block = [], min(BLOCK, s["steps"])
     while not Path(until).exists():
-        marks.append((time.time(), loop.run(50) * 50))
-    return {"marks": marks, "policy": policy}
+        seconds = loop.run(block) * block
+        marks.append((time.time(), seconds))  # (end, duration) of each block
+    return {"marks": marks, "block": block, "policy": policy}
 
 
 def launch(gate: Path, size: str, policy: str | None, threads: int | None, until: str = "") -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", _env.CHECKED)}
     if policy is not None:
         env["OMP_WAIT_POLICY"] = policy
     return subprocess.Popen([sys.executable, "-c", LAUNCH, str(gate), size, str(threads or 0), until], env=env,
@@ -82,17 +85,19 @@ def measure(size: str, how: str, policy: str | None, threads: int | None, tmp: P
         gate.touch()
         runs = [result(p) for p in procs]
         return [r["steps_per_s"] for r in runs], [r["policy"] for r in runs]
-    stop = tmp / "stop"
-    stop.unlink(missing_ok=True)
+    stop = tmp / f"{gate.name}.stop"
     first = launch(gate, size, "", threads, until=str(stop))
     second = launch(Path(str(stop) + ".training"), size, policy, threads)
-    gate.touch()
-    joined = result(second)
-    stop.touch()
-    marks = result(first)["marks"]
-    window = joined["end"] - joined["steps_per_s"] ** -1 * SIZES[size]["steps"], joined["end"]
-    inside = [seconds for t, seconds in marks if window[0] <= t - seconds and t <= window[1]]
-    first_rate = 50 / statistics.median(inside) if inside else float("nan")
+    try:
+        gate.touch()
+        joined = result(second)
+    finally:
+        stop.touch()
+        second.kill()
+    first_run = result(first)
+    window = joined["end"] - SIZES[size]["steps"] / joined["steps_per_s"], joined["end"]
+    inside = [seconds for end, seconds in first_run["marks"] if window[0] <= end - seconds and end <= window[1]]
+    first_rate = first_run["block"] / statistics.median(inside) if inside else float("nan")
     return [first_rate, joined["steps_per_s"]], ["default", joined["policy"]]
 
 
