@@ -148,7 +148,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
         try:
             logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         except Exception as error:  # a logger that cannot start (W&B online without a network) stops the run here
-            raise ConfigError(f"logger {type(logger).__name__} could not start: {error}; check the network, or log "
+            reason = " ".join(str(error).split())  # one line, whatever the logger's message
+            raise ConfigError(f"logger {type(logger).__name__} could not start: {reason}; check the network, or log "
                               "offline with logger.wandb.offline=true (the default)") from error
     return datamodule, module, trainer
 
