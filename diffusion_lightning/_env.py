@@ -4,7 +4,7 @@
    the run has the cores to itself, and a disaster when another busy process shares them (two default runs at
    once on 2 cores: each about 5× slower than alone, see ``bench threads``). Where other processes keep at least
    half a core (or a quarter of the cores) busy when the package loads, threads wait passively instead (``OMP_WAIT_POLICY=PASSIVE``: about
-   1.6× slower alone, unharmed by company), and ``OMP_AUTO_PASSIVE`` holds the busy cores seen, for the run to
+   1.7× slower alone, unharmed by company), and ``OMP_AUTO_PASSIVE`` holds the busy cores seen, for the run to
    report. A policy set in the environment is left alone. The runtime reads it when torch loads, so this only
    applies before.
 2. ``import lightning`` sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``, so that ``torch.cuda.is_available()`` asks NVML

@@ -213,7 +213,7 @@ def run(cfg: DictConfig) -> float | None:
     if first_rank and _env.OMP_AUTO_PASSIVE is not None:
         log.warning(f"other processes kept {_env.OMP_AUTO_PASSIVE:.1f} of {os.cpu_count()} cores busy at start: "
                     "torch's threads wait passively (OMP_WAIT_POLICY=PASSIVE), so runs sharing cores do not slow "
-                    "each other several times over, at ~1.6× the cost of a run alone; set OMP_WAIT_POLICY to choose "
+                    "each other several times over, at ~1.7× the cost of a run alone; set OMP_WAIT_POLICY to choose "
                     "(see README, Performance)")
     relaunch_ddp_ranks_into_this_job(cfg)
     launch_env = {k: os.environ.get(k) for k in DDP_LAUNCH_VARS}
