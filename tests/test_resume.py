@@ -14,6 +14,18 @@ STEPS = ["debug=fast", "T=20", "logger=none", "trainer.max_steps=30", "trainer.v
          "callbacks.figures=null", "callbacks.sample_metrics=null", "callbacks.last_checkpoint.every_n_train_steps=10"]
 
 
+def ctrl_c_after_step(module, step: int) -> None:
+    """Ctrl-C (a real SIGINT to this process) right after optimizer step ``step``, inside a training_step call."""
+    update_ema = module._update_ema
+
+    def update_then_ctrl_c():
+        update_ema()
+        if module.global_step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    module._update_ema = update_then_ctrl_c
+
+
 class CtrlCAt(L.Callback):
     """Ctrl-C (a real SIGINT to this process) before the training_step call that starts at ``step``."""
 
@@ -57,14 +69,7 @@ def test_ctrl_c_between_two_steps_of_a_call_stops_at_its_end(make_cfg, tmp_path)
     cfg = make_cfg(*STEPS)
     datamodule, module, trainer = build(cfg)
     assert module.steps_per_batch == 5
-    update_ema = module._update_ema
-
-    def ctrl_c_after_step_13():
-        update_ema()
-        if module.global_step == 13:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    module._update_ema = ctrl_c_after_step_13
+    ctrl_c_after_step(module, 13)
     with pytest.raises(SystemExit):
         trainer.fit(module, datamodule=datamodule)
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
@@ -101,14 +106,7 @@ def test_a_checkpoint_loads_for_its_weights_alone(make_cfg, tmp_path):
 
 def test_ctrl_c_in_the_last_call_still_stops_with_a_checkpoint(make_cfg, tmp_path):
     datamodule, module, trainer = build(make_cfg(*STEPS))
-    update_ema = module._update_ema
-
-    def ctrl_c_after_step_27():
-        update_ema()
-        if module.global_step == 27:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    module._update_ema = ctrl_c_after_step_27
+    ctrl_c_after_step(module, 27)
     with pytest.raises(SystemExit):
         trainer.fit(module, datamodule=datamodule)
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 30
