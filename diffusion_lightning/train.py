@@ -93,6 +93,9 @@ def steps_per_batch(cfg: DictConfig) -> int:
     steps, trainer = cfg.steps_per_batch, cfg.trainer
     if not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps_per_batch={steps} must be a whole number ≥ 1; e.g. steps_per_batch=10")
+    if trainer.get("gradient_clip_algorithm") not in (None, "norm", "value"):
+        raise ConfigError(f"trainer.gradient_clip_algorithm={trainer.gradient_clip_algorithm} is not known; choose "
+                          "norm (the default) or value")
     if trainer.get("accumulate_grad_batches", 1) != 1:
         raise ConfigError("trainer.accumulate_grad_batches is not supported; raise data.batch_size instead")
     if trainer.get("max_epochs", -1) not in (-1, None) or trainer.get("max_steps", -1) < 1:

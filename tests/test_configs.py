@@ -77,6 +77,7 @@ def test_heartbeat_defaults_follow_the_paper(make_cfg):
     (["trainer.val_check_interval=0.5"], "trainer.val_check_interval=0.5 must be a whole number of optimizer steps"),
     (["+trainer.accumulate_grad_batches=2"], "accumulate_grad_batches is not supported"),
     (["trainer.max_epochs=5"], "training is counted in steps, not epochs"),
+    (["+trainer.gradient_clip_algorithm=foo"], "gradient_clip_algorithm=foo is not known"),
 ])
 def test_bad_configurations_are_refused(make_cfg, overrides, message):
     with pytest.raises(ValueError, match=message):
