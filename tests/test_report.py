@@ -1,26 +1,31 @@
-"""`python -m diffusion_lightning.report` over hand-made sweep directories: ranking, failed and missing jobs,
-the files written, and errors (the real sweeps it reads are in test_sweeps.py)."""
+"""`python -m diffusion_lightning.report` over hand-made sweep directories: the job reader, ranking, seeds grouped
+into configurations with their statistics, the files written, and errors (the real sweeps it reads are in
+test_sweeps.py; the page in a browser is in test_dashboard.py)."""
 
 import csv
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pytest
 import yaml
+from matplotlib.figure import Figure
 
-from diffusion_lightning.report import Report, main
+from diffusion_lightning.report import main
+from diffusion_lightning.report.jobs import read_job, read_jobs
+from diffusion_lightning.report.stats import Estimate, t_quantile_975
+from diffusion_lightning.report.sweep import ReportError, Sweep
+from diffusion_lightning.sweep_status import FailedJobs
 
 ROOT = Path(__file__).resolve().parents[1]
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"  # a string in multirun.yaml, not imported
 
 
-def make_job(sweep, num, overrides, summary=None, figures=True):
+def make_job(sweep, num, overrides, summary=None, figures=True, per_t=False):
     """A job directory as train.py leaves it: overrides, summary, curves and (tiny) figures."""
     job = sweep / f"{num}_{','.join(overrides)}"
     (job / ".hydra").mkdir(parents=True)
@@ -31,13 +36,18 @@ def make_job(sweep, num, overrides, summary=None, figures=True):
         curves = {"train": [{"step": s, "train/bound_bits": bits + 10 / (s + 1), "train/loss": 1.0} for s in range(50)],
                   "val": [{"step": 25, "val/nll_bound_bits": bits + 1}, {"step": 50, "val/nll_bound_bits": bits}]}
         (job / "curves.json").write_text(json.dumps(curves))
+    if per_t:
+        (job / "bound_per_t.json").write_text(json.dumps({"t": list(range(11)), "bits": [0.01 * (t + 1) for t in range(11)]}))
     if figures and summary and summary["status"] == "finished":
         (job / "figures").mkdir()
         for name, size in (("samples", (3, 3)), ("forward_process", (12, 2)), ("reverse_process", (12, 2))):
-            fig = plt.figure(figsize=size)
-            fig.savefig(job / "figures" / f"{name}.png", dpi=20)
-            plt.close(fig)
+            Figure(figsize=size).savefig(job / "figures" / f"{name}.png", dpi=20)
     return job
+
+
+def write_grid(sweep, params, task):
+    hydra = {"sweeper": {"_target_": BASIC_SWEEPER, "params": params}, "overrides": {"task": task}}
+    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": hydra}))
 
 
 @pytest.fixture
@@ -54,14 +64,26 @@ def sweep(tmp_path):
     make_job(sweep, 2, ["lr=10", "schedule=linear"], {"status": "failed", "step": 3,
                                                       "error": "DivergenceError: non-finite loss at step 3"})
     make_job(sweep, 3, ["lr=10", "schedule=cosine"])
-    hydra = {"sweeper": {"_target_": BASIC_SWEEPER, "params": {"lr": "0.1,10,100"}},
-             "overrides": {"task": ["debug=fast", "schedule=linear,cosine"]}}
-    (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": hydra}))
+    write_grid(sweep, {"lr": "0.1,10,100"}, ["debug=fast", "schedule=linear,cosine"])
+    return sweep
+
+
+def seeded(tmp_path, bits: dict[str, list[float]], name="seeds"):
+    """A schedule × seed grid whose jobs finished with the given test bounds (one list of seeds per schedule)."""
+    sweep = tmp_path / name
+    sweep.mkdir()
+    num = 0
+    for schedule, values in bits.items():
+        for seed, value in enumerate(values):
+            make_job(sweep, num, [f"schedule={schedule}", f"seed={seed}"],
+                     {"status": "finished", "test/nll_bound_bits": value, "val/nll_bound_bits": value,
+                      "test/true_nll_bits": 1.9, "true_nll_bits": 1.9}, per_t=True)
+            num += 1
     return sweep
 
 
 def test_jobs_are_ranked_best_first_with_failed_and_missing_last(sweep):
-    report = Report.of(sweep)
+    report = Sweep.read(sweep)
     assert report.metric == "test/nll_bound_bits"
     assert [(job.num, job.status) for job in report.jobs][:4] == [(1, "finished"), (0, "finished"), (2, "failed"),
                                                                   (3, "missing")]
@@ -71,20 +93,92 @@ def test_jobs_are_ranked_best_first_with_failed_and_missing_last(sweep):
     assert "never started" in report.jobs[-1].note and "no summary.json" in report.jobs[3].note
 
 
+def test_a_killed_job_is_interrupted_with_the_step_of_its_last_checkpoint(tmp_path):
+    torch = pytest.importorskip("torch")
+    job = make_job(tmp_path, 0, ["T=10"])
+    (job / "run_info.json").write_text("{}")
+    assert (read_job(job).status, read_job(job).note) == ("interrupted", "killed")
+    (job / "checkpoints").mkdir()
+    torch.save({"global_step": 700, "state_dict": {"w": torch.zeros(3)}, "hyper_parameters": {"lr": 0.1}},
+               job / "checkpoints" / "last.ckpt")
+    assert read_job(job).note == "killed: no summary.json, last.ckpt at step 700"
+    (job / "checkpoints" / "last.ckpt").write_text("half-written")
+    assert read_job(job).note == "killed"
+
+
+def test_the_end_of_sweep_check_reads_the_same_statuses(sweep, capsys):
+    with pytest.raises(SystemExit):
+        FailedJobs().on_multirun_end(SimpleNamespace(hydra=SimpleNamespace(sweep=SimpleNamespace(dir=str(sweep)))))
+    err = capsys.readouterr().err
+    assert "4 job(s)" in err and "2_lr=10,schedule=linear (failed)" in err and "job 5 (missing)" in err
+
+
 def test_report_files_and_stdout(sweep, capsys):
     assert main([str(sweep)]) == 0
     out = capsys.readouterr().out
     assert "| 1 | 1 | finished |" in out and "3 ± 0.1" not in out and "4 ± 0.1" in out
     assert "DivergenceError: non-finite loss at step 3" in out
-    for name in ("report.md", "report.csv", "report.html", "curves.png", "samples_grid.png", "forward_grid.png",
-                 "reverse_grid.png"):
+    for name in ("report.md", "report.csv", "report.json", "report.html", "curves.png", "samples_grid.png",
+                 "forward_grid.png", "reverse_grid.png"):
         assert (sweep / name).is_file(), name
     rows = list(csv.DictReader((sweep / "report.csv").open()))
     assert [r["status"] for r in rows[:4]] == ["finished", "finished", "failed", "missing"]
     assert rows[0]["schedule"] == "cosine" and float(rows[0]["test/nll_bound_bits"]) == 3.0
+    assert float(rows[0]["gap_bits"]) == pytest.approx(1.1)
     page = (sweep / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 4 and 'src="http' not in page
-    assert '<tr class="failed">' in page and '<tr class="missing">' in page
+    assert 'src="http' not in page and "<script src" not in page and "Plotly" in page
+    data = json.loads(page.split('id="report-data">')[1].split("</script>")[0])
+    assert [job["status"] for job in data["jobs"]] == ["finished", "finished", "failed", "missing", "missing", "missing"]
+    assert len(data["images"]) == 2 and all(uri.startswith("data:image/png;base64,")
+                                            for images in data["images"].values() for uri in images.values())
+
+
+def test_seeds_are_grouped_into_configurations_with_their_statistics(tmp_path, capsys):
+    sweep = seeded(tmp_path, {"linear": [3.5, 3.7, 3.6], "cosine": [3.0, 3.1, 3.05]})
+    assert main([str(sweep)]) == 0
+    report = json.loads((sweep / "report.json").read_text())
+    assert report["metric"] == "test/nll_bound_bits"
+    best, other = report["groups"]
+    assert best["config"] == {"schedule": "cosine"} and other["config"] == {"schedule": "linear"}
+    assert best["n"] == 3 and best["mean"] == pytest.approx(3.05) and best["std"] == pytest.approx(0.05)
+    assert best["ci95"] == pytest.approx(4.302653 * 0.05 / math.sqrt(3))
+    assert sorted(best["jobs"]) == ["3_schedule=cosine,seed=0", "4_schedule=cosine,seed=1", "5_schedule=cosine,seed=2"]
+    assert (best["failed"], best["missing"], best["interrupted"]) == (0, 0, 0)
+    assert best["gap_to_true_nll"]["mean"] == pytest.approx(1.15)
+    difference = other["difference_to_best"]
+    assert difference["n"] == 3 and difference["mean"] == pytest.approx(0.55) and difference["distinguishable"]
+    table = (sweep / "report.md").read_text()
+    assert "| 1 | cosine | 3.05 ± 0.05 (n = 3) | [2.926, 3.174] | best |" in table
+    assert "| 2 | linear | 3.6 ± 0.1 (n = 3) |" in table and "| +0.55 ± 0.12 (n = 3) | yes | 1.7 ± 0.1 (n = 3) |" in table
+
+
+def test_one_run_says_n_1_and_different_seed_counts_show_each_n(tmp_path):
+    sweep = seeded(tmp_path, {"linear": [3.5], "cosine": [3.0, 3.2], "sigmoid": [3.3, 3.1, 3.2]})
+    assert main([str(sweep)]) == 0
+    groups = json.loads((sweep / "report.json").read_text())["groups"]
+    assert [(g["config"]["schedule"], g["n"]) for g in groups] == [("cosine", 2), ("sigmoid", 3), ("linear", 1)]
+    assert groups[2]["std"] is None and groups[2]["ci95"] is None
+    assert groups[2]["difference_to_best"] == {"n": 1, "mean": pytest.approx(0.5), "std": None, "ci95": None,
+                                               "distinguishable": None}
+    table = (sweep / "report.md").read_text()
+    assert "| 3 | linear | 3.5 (n = 1) | — | +0.5 (n = 1) | n = 1: cannot tell |" in table
+    assert "3.1 ± 0.14 (n = 2)" in table and "3.2 ± 0.1 (n = 3)" in table
+    assert "| +0.1 ± 2.5 (n = 2) | no |" in table
+
+
+def test_failed_and_missing_jobs_are_counted_apart(tmp_path):
+    """A schedule × seed grid: linear's seed 2 never started, cosine's seed 2 failed."""
+    finished = {"status": "finished"}
+    for num, (schedule, seed) in {0: ("linear", 0), 1: ("linear", 1), 3: ("cosine", 0), 4: ("cosine", 1)}.items():
+        make_job(tmp_path, num, [f"schedule={schedule}", f"seed={seed}"], {**finished, "test/nll_bound_bits": num})
+    make_job(tmp_path, 5, ["schedule=cosine", "seed=2"], {"status": "failed", "error": "DivergenceError: nan"})
+    write_grid(tmp_path, {"schedule": "linear,cosine", "seed": "0,1,2"}, ["debug=fast"])
+    assert run_report(tmp_path).returncode == 0
+    linear, cosine = json.loads((tmp_path / "report.json").read_text())["groups"]
+    assert (linear["n"], linear["failed"], linear["missing"]) == (2, 0, 1)
+    assert linear["others"] == [{"job": "job 2", "status": "missing", "note": "never started"}]
+    assert (cosine["n"], cosine["failed"], cosine["missing"]) == (2, 1, 0)
+    assert cosine["others"] == [{"job": "5_schedule=cosine,seed=2", "status": "failed", "note": "DivergenceError: nan"}]
 
 
 def test_sorting_by_another_metric_and_writing_elsewhere(sweep, tmp_path):
@@ -97,7 +191,7 @@ def test_sorting_by_another_metric_and_writing_elsewhere(sweep, tmp_path):
 def test_falls_back_to_the_validation_bound(tmp_path):
     make_job(tmp_path, 0, ["T=10"], {"status": "finished", "val/nll_bound_bits": 5.0})
     make_job(tmp_path, 1, ["T=20"], {"status": "interrupted", "val/nll_bound_bits": 4.0})
-    report = Report.of(tmp_path)
+    report = Sweep.read(tmp_path)
     assert report.metric == "val/nll_bound_bits"
     assert [job.status for job in report.jobs] == ["finished", "interrupted"]
 
@@ -108,10 +202,58 @@ def test_a_job_without_figures_gets_an_empty_panel(tmp_path):
     assert (tmp_path / "samples_grid.png").is_file()
 
 
+def run_report(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "diffusion_lightning.report", str(path)], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+
+
+def one_line_error(path: Path) -> str:
+    result = run_report(path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
 @pytest.mark.parametrize("target", ["missing", "empty"])
 def test_a_bad_path_is_one_line_and_a_non_zero_exit(tmp_path, target):
-    path = tmp_path / "nothing" if target == "missing" else tmp_path
-    result = subprocess.run([sys.executable, "-m", "diffusion_lightning.report", str(path)], cwd=ROOT,
-                            capture_output=True, text=True, check=False)
-    assert result.returncode == 1
-    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    one_line_error(tmp_path / "nothing" if target == "missing" else tmp_path)
+
+
+def test_jobs_of_different_metrics_or_data_are_refused_in_one_line(tmp_path):
+    finished = {"status": "finished", "test/nll_bound_bits": 3.0}
+    make_job(tmp_path / "metrics", 0, ["T=10"], finished)
+    make_job(tmp_path / "metrics", 1, ["T=20"], {"status": "finished", "val/nll_bound_bits": 3.0})
+    assert "different metrics" in one_line_error(tmp_path / "metrics")
+    make_job(tmp_path / "truth", 0, ["T=10"], {**finished, "true_nll_bits": 1.9})
+    make_job(tmp_path / "truth", 1, ["T=20"], {**finished, "true_nll_bits": 3.5})
+    assert "different data" in one_line_error(tmp_path / "truth")
+    for num, target in enumerate(["SwissRollDataModule", "HeartbeatDataModule"]):
+        job = make_job(tmp_path / "kinds", num, [f"data={target}"], finished)
+        (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"data": {"_target_": target, "seed": 0}}))
+    assert "HeartbeatDataModule" in one_line_error(tmp_path / "kinds")
+
+
+def test_jobs_on_the_same_data_settings_may_differ_in_true_nll_by_seed(tmp_path):
+    for seed, truth in enumerate([1.9, 2.4]):  # a tiny test set: its true NLL moves with the seed
+        job = make_job(tmp_path, seed, [f"seed={seed}"], {"status": "finished", "test/nll_bound_bits": 3.0,
+                                                          "true_nll_bits": truth})
+        (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"seed": seed, "data": {"noise": 0.5,
+                                                                                           "seed": "${seed}"}}))
+    assert run_report(tmp_path).returncode == 0
+
+
+def test_student_t_quantiles():
+    assert [round(t_quantile_975(df), 3) for df in (1, 2, 4, 10, 30, 120)] == [12.706, 4.303, 2.776, 2.228, 2.042,
+                                                                                1.98]
+    assert Estimate.of([1.0]).std is None and Estimate.of([]).mean is None
+
+
+def test_the_report_imports_neither_torch_nor_lightning_nor_private_hydra(sweep):
+    code = ("import sys, diffusion_lightning; before = set(sys.modules); "
+            "from diffusion_lightning.report import main; main([sys.argv[1]]); "
+            "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in ('torch', 'lightning')))")
+    result = subprocess.run([sys.executable, "-c", code, str(sweep)], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    sources = (ROOT / "diffusion_lightning" / "report").glob("*.py")
+    assert not any("hydra._internal" in path.read_text() for path in sources)

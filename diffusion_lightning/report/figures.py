@@ -1,22 +1,24 @@
-"""The report's figures: every job's bound curves overlaid, and a grid of one figure per job (samples, q(x_t),
-p(x_t)), best first, so that the slides' side-by-side pictures come out of a sweep without hand work."""
-
-from __future__ import annotations
+"""The report's PNGs: every job's bound curves overlaid, and a grid of one figure per job (samples, q(x_t), p(x_t)),
+best first, so that the slides' side-by-side pictures come out of a sweep without hand work. Drawn on
+``matplotlib.figure.Figure`` (no pyplot, no global backend)."""
 
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.image as mpimg
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
-if TYPE_CHECKING:
-    from .report import Job
+from .jobs import Job
+from .sweep import Sweep
+
+GRIDS = {"samples_grid": "samples", "forward_grid": "forward_process", "reverse_grid": "reverse_process"}
+
+
+def label(job: Job, keys: list[str]) -> str:
+    """What sets a job apart from the others, e.g. ``optimizer=sgd, optimizer.lr=0.0001``."""
+    return ", ".join(f"{k}={job.config[k]}" for k in keys if k in job.config) or f"job {job.num}"
 
 
 def smooth(y: np.ndarray, width: int) -> np.ndarray:
@@ -25,12 +27,13 @@ def smooth(y: np.ndarray, width: int) -> np.ndarray:
     return np.convolve(y, np.ones(width) / width, mode="valid")
 
 
-def curves_figure(jobs: list[Job], label: Callable[[Job], str]) -> plt.Figure:
+def curves_figure(sweep: Sweep) -> Figure:
     """Training bound (smoothed) and exact validation bound against step, one colour per job in both panels,
     the legend below them; the validation axis is logarithmic when every value is positive, to separate the best."""
-    fig, (train_ax, val_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
-    with_curves = [job for job in jobs if job.curves.get("train") or job.curves.get("val")]
-    colours = plt.get_cmap("tab10" if len(with_curves) <= 10 else "tab20")
+    fig = Figure(figsize=(12, 4.5))
+    train_ax, val_ax = fig.subplots(1, 2)
+    with_curves = [job for job in sweep.jobs if job.curves.get("train") or job.curves.get("val")]
+    colours = colormaps["tab10" if len(with_curves) <= 10 else "tab20"]
     shown, val_values = [], []
     for i, job in enumerate(with_curves):
         colour = colours(i % colours.N)
@@ -42,7 +45,7 @@ def curves_figure(jobs: list[Job], label: Callable[[Job], str]) -> plt.Figure:
         val = [r for r in job.curves.get("val", []) if "val/nll_bound_bits" in r]
         val_values += [r["val/nll_bound_bits"] for r in val]
         train_ax.plot([], [], "o-", color=colour, ms=3,
-                      label=label(job) + ("" if job.status == "finished" else f" ({job.status})"))
+                      label=label(job, sweep.keys) + ("" if job.status == "finished" else f" ({job.status})"))
         val_ax.plot([r["step"] for r in val], [r["val/nll_bound_bits"] for r in val], "o-", color=colour, ms=3)
     for ax, title in ((train_ax, "train bound, bits (one t per example, smoothed)"),
                       (val_ax, "val/nll_bound_bits (exact bound)")):
@@ -63,23 +66,24 @@ def curves_figure(jobs: list[Job], label: Callable[[Job], str]) -> plt.Figure:
     return fig
 
 
-def image_grid(jobs: list[Job], name: str, label: Callable[[Job], str], metric: str) -> plt.Figure:
+def image_grid(sweep: Sweep, name: str) -> Figure:
     """Each job's ``figures/<name>.png`` as one panel, best first; a job without it gets a panel saying why.
     Wide figures (a row of q(x_t) frames) stack in one column, heartbeat rasters go two to a row, square ones four."""
+    jobs = sweep.jobs
     images = {job.num: mpimg.imread(path) for job in jobs if (path := job.figure(name))}
     shapes = [image.shape for image in images.values()]
     aspect = shapes[0][1] / shapes[0][0] if shapes else 1.0
     panel_width = 14 if aspect > 2.5 else 7 if aspect > 1.5 else 3.6   # inches; rows about 14 wide
     ncols = min(len(jobs), round(14 / panel_width))
     nrows = -(-len(jobs) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_width * ncols, (panel_width / aspect + 0.8) * nrows),
-                             squeeze=False)
+    fig = Figure(figsize=(panel_width * ncols, (panel_width / aspect + 0.8) * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, job in zip(axes.flat, jobs):
-        score = job.summary.get(metric)
-        title = textwrap.fill(label(job), int(panel_width * 12))
-        title += f"\n{metric} = {score:.4g}" if isinstance(score, (int, float)) else ""
+        score = job.summary.get(sweep.metric)
+        title = textwrap.fill(label(job, sweep.keys), int(panel_width * 12))
+        title += f"\n{sweep.metric} = {score:.4g}" if isinstance(score, (int, float)) else ""
         if job.num in images:
             ax.imshow(images[job.num])
         else:
@@ -91,6 +95,8 @@ def image_grid(jobs: list[Job], name: str, label: Callable[[Job], str], metric: 
     return fig
 
 
-def save(fig: plt.Figure, path: Path) -> None:
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+def write_pngs(sweep: Sweep, out: Path) -> None:
+    """``curves.png`` and the three image grids into ``out``."""
+    figures = {"curves": curves_figure(sweep)} | {grid: image_grid(sweep, name) for grid, name in GRIDS.items()}
+    for name, fig in figures.items():
+        fig.savefig(out / f"{name}.png", dpi=100, bbox_inches="tight")

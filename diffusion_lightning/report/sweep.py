@@ -1,0 +1,182 @@
+"""A sweep read for comparison: its jobs best first, the keys it swept, and its jobs grouped into configurations
+(every swept key but the seed, or any subset of them) with mean ± std over seeds and paired differences to the best.
+Refuses, in one line, a directory with no jobs or with jobs that cannot be compared (other metrics, other data)."""
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .jobs import SEED, Job, read_jobs
+from .stats import Estimate, paired
+
+SORT_METRICS = ("test/nll_bound_bits", "val/nll_bound_bits")  # the first that any job reports sorts the table
+STATUSES = ("finished", "failed", "interrupted", "missing")
+TRUE_NLL_TOLERANCE = 0.1  # relative spread of true NLLs beyond which jobs with no config are on different data
+
+
+class ReportError(ValueError):
+    """A directory the report cannot compare: no jobs, or jobs of different metrics or data."""
+
+
+def rank(jobs: list[Job], metric: str) -> list[Job]:
+    """Best first: finished jobs by ``metric`` (those without it after them), then failed, interrupted, missing."""
+
+    def key(job: Job):
+        v = job.value(metric)
+        return STATUSES.index(job.status) if job.status in STATUSES else 2, math.isnan(v), 0.0 if math.isnan(v) else v
+
+    return sorted(jobs, key=key)
+
+
+def truth_key(metric: str) -> str:
+    """The summary key of the data's true NLL on the metric's split (``test/true_nll_bits`` for a test bound)."""
+    return f"{metric.split('/')[0]}/true_nll_bits" if "/" in metric else "true_nll_bits"
+
+
+def check_comparable(jobs: list[Job], metric: str) -> None:
+    """Finished jobs must all report ``metric`` (or none), be on one kind of data (``data._target_`` of their
+    ``.hydra/config.yaml``), and all or none know the data's true NLL; jobs with no config must agree on it."""
+    done = [job for job in jobs if job.status == "finished"]
+
+    def names(group: list[Job]) -> str:
+        return ", ".join(job.name for job in group[:3]) + (" …" if len(group) > 3 else "")
+
+    lacking = [job for job in done if metric not in job.summary]
+    if lacking and len(lacking) < len(done):
+        raise ReportError(f"jobs report different metrics: {names(lacking)} lack {metric}, which "
+                          f"{len(done) - len(lacking)} other finished jobs report; compare one sweep's jobs")
+    kinds = defaultdict(list)
+    for job in done:
+        kinds[job.full_config.get("data._target_")].append(job)
+    kinds.pop(None, None)
+    if len(kinds) > 1:
+        raise ReportError("jobs are on different data: " + "; ".join(f"{kind} ({names(group)})"
+                                                                      for kind, group in kinds.items()))
+    known = [job for job in done if not math.isnan(job.value("true_nll_bits"))]
+    if known and len(known) < len(done):
+        unknown = [job for job in done if job not in known]
+        raise ReportError(f"jobs are on different data: {names(known)} know the data's true NLL, {names(unknown)} "
+                          "do not")
+    unconfigured = [job.value("true_nll_bits") for job in known if not job.full_config]
+    if unconfigured and max(unconfigured) - min(unconfigured) > TRUE_NLL_TOLERANCE * statistics.median(unconfigured):
+        raise ReportError(f"jobs are on different data: their true NLLs range from {min(unconfigured):.4g} to "
+                          f"{max(unconfigured):.4g} bits")
+
+
+def gap(job: Job, metric: str) -> float:
+    """How far the job's bound is above the data's true NLL (NaN where the data has none)."""
+    truth = job.value(truth_key(metric))
+    return job.value(metric) - (job.value("true_nll_bits") if math.isnan(truth) else truth)
+
+
+@dataclass
+class Group:
+    """The jobs sharing the values of some swept keys (by default all but the seed: one configuration).
+
+    ``estimate`` is over its finished jobs with a finite metric; ``difference`` is to the best group, paired over the
+    jobs that match in every other swept key (the seed, for configurations)."""
+
+    config: dict[str, str]
+    jobs: list[Job]
+    estimate: Estimate
+    gap: Estimate
+    difference: Estimate | None = None
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.config.items()) or "all jobs"
+
+    def counted(self, metric: str) -> list[Job]:
+        return [job for job in self.jobs if job.status == "finished" and math.isfinite(job.value(metric))]
+
+    def count(self, status: str) -> int:
+        return sum(job.status == status for job in self.jobs)
+
+
+@dataclass
+class Sweep:
+    """A sweep's jobs best first, the overrides common to all, and the keys whose values differ (the seed too)."""
+
+    path: Path
+    jobs: list[Job]
+    metric: str
+    common: list[str]
+    keys: list[str]
+
+    @classmethod
+    def read(cls, path: Path, metric: str | None = None) -> "Sweep":
+        jobs = read_jobs(path)
+        if not jobs:
+            raise ReportError(f"{path} holds no job directories (<num>_<overrides>/.hydra/overrides.yaml); "
+                              "give the directory of a `python train.py -m ...` sweep")
+        metric = metric or next((m for m in SORT_METRICS if any(m in job.summary for job in jobs)), SORT_METRICS[0])
+        check_comparable(jobs, metric)
+        common = [o for o in jobs[0].overrides if all(o in job.overrides for job in jobs)]
+        keys = []
+        for job in jobs:
+            keys += [k for o in job.overrides if o not in common and (k := o.split("=", 1)[0]) not in keys]
+        return cls(path, rank(jobs, metric), metric, common, keys)
+
+    @property
+    def group_keys(self) -> list[str]:
+        """The swept keys that make a configuration: all but the seed."""
+        return [k for k in self.keys if k != SEED]
+
+    @property
+    def best_job(self) -> Job:
+        return self.jobs[0]
+
+    def groups(self, keys: list[str] | None = None) -> list[Group]:
+        """The jobs grouped by their values of ``keys`` (default: configurations), best mean first, groups with no
+        result last; each with its paired difference to the first."""
+        keys = self.group_keys if keys is None else keys
+        rest = [k for k in self.keys if k not in keys]
+        members = defaultdict(list)
+        for job in self.jobs:
+            members[tuple(job.config.get(k, "") for k in keys)].append(job)
+        groups = []
+        for values, jobs in members.items():
+            group = Group(dict(zip(keys, values)), jobs, Estimate.of([]), Estimate.of([]))
+            counted = group.counted(self.metric)
+            group.estimate = Estimate.of([job.value(self.metric) for job in counted])
+            group.gap = Estimate.of([g for job in counted if math.isfinite(g := gap(job, self.metric))])
+            groups.append(group)
+        groups.sort(key=lambda g: (g.estimate.n == 0, g.estimate.mean if g.estimate.n else 0.0))
+
+        def by_rest(group: Group) -> dict:
+            matched = {}
+            for job in group.counted(self.metric):
+                matched.setdefault(tuple(job.config.get(k, "") for k in rest), job.value(self.metric))
+            return matched
+
+        if groups and groups[0].estimate.n:
+            for group in groups[1:]:
+                group.difference = paired(by_rest(group), by_rest(groups[0]))
+        return groups
+
+    def as_json(self) -> dict:
+        """``report.json``: the metric and the configurations best first, with their statistics and jobs."""
+
+        def number(x):
+            return x if x is None or math.isfinite(x) else None
+
+        def estimate(e: Estimate) -> dict:
+            return {"n": e.n, "mean": number(e.mean), "std": number(e.std), "ci95": number(e.ci95)}
+
+        groups = []
+        for group in self.groups():
+            counted = group.counted(self.metric)
+            entry = {"config": group.config, **estimate(group.estimate), "jobs": [job.name for job in counted],
+                     **{status: group.count(status) for status in STATUSES[1:]},
+                     "others": [{"job": job.name, "status": job.status, "note": job.note}
+                                for job in group.jobs if job not in counted]}
+            if group.gap.n:
+                entry["gap_to_true_nll"] = estimate(group.gap)
+            if group.difference is not None:
+                entry["difference_to_best"] = {**estimate(group.difference),
+                                               "distinguishable": group.difference.distinguishable}
+            groups.append(entry)
+        return {"sweep": self.path.name, "metric": self.metric, "keys": self.keys, "common": self.common,
+                "groups": groups}
