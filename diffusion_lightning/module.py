@@ -1,9 +1,9 @@
-"""The LightningModule: a diffusion process, the reverse network and its loss, trained with one random
-t per example and evaluated by the exact bound over every t (in bits) with the EMA weights.
+"""The LightningModule: a diffusion process (which knows its loss), the reverse network and its optimizer, trained
+with one random t per example and evaluated by the exact bound over every t (in bits) with the EMA weights.
 
-Optimization is manual so that one ``training_step`` can run several optimizer steps (``steps_per_batch``):
-Lightning's hooks and bookkeeping then cost once per call instead of once per step. The steps themselves (batch,
-t, noise, clipping, LR schedule, EMA) are the same whatever ``steps_per_batch`` is."""
+Optimization is manual so that one ``training_step`` can run several optimizer steps, one per batch of the stacked
+item it is given (``stepping.py`` decides how many). The steps themselves (batch, t, noise, clipping, LR schedule,
+EMA) are the same whatever that number is."""
 
 import copy
 import math
@@ -14,10 +14,10 @@ import lightning as L
 import torch
 from torch import nn
 
+from .ema import update_ema
 from .errors import ConfigError, DivergenceError
 from .losses import LOG2
 from .processes.base import DiffusionProcess
-from .timesteps import ImportanceSampler, UniformSampler
 
 # A checkpoint at global step k holds the state after k steps, which is what resuming needs; Lightning warns that
 # under manual optimization it is not the state before the k-th step.
@@ -25,25 +25,19 @@ warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimizatio
 
 
 class DiffusionModule(L.LightningModule):
-    def __init__(self, process: DiffusionProcess, net: nn.Module, optimizer: Callable, loss: str = "kl",
-                 hybrid_lambda: float = 1e-3, lr_scheduler: Callable | None = None, ema_decay: float = 0.999,
-                 t_sampler: str = "uniform", eval_seed: int = 1234, gradient_clip_val: float | None = None,
-                 gradient_clip_algorithm: str = "norm", steps_per_batch: int = 1):
+    def __init__(self, process: DiffusionProcess, net: nn.Module, optimizer: Callable,
+                 lr_scheduler: Callable | None = None, ema_decay: float = 0.999, eval_seed: int = 1234,
+                 gradient_clip_val: float | None = None, gradient_clip_algorithm: str = "norm"):
         super().__init__()
         self.automatic_optimization = False  # several optimizer steps per training_step, see ``training_step``
-        process.check_loss(loss)
         if not 0 <= ema_decay < 1:
             raise ConfigError(f"ema_decay={ema_decay} must lie in [0, 1); 0 turns the EMA off")
-        self.process, self.net, self.loss_name, self.hybrid_lambda = process, net, loss, hybrid_lambda
+        self.process, self.net = process, net
         self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
-        self.ema_decay, self.eval_seed, self.steps_per_batch = ema_decay, eval_seed, steps_per_batch
+        self.ema_decay, self.eval_seed = ema_decay, eval_seed
         self.gradient_clip_val, self.gradient_clip_algorithm = gradient_clip_val, gradient_clip_algorithm
         self.ema = copy.deepcopy(net).requires_grad_(False) if ema_decay > 0 else None
         self._ema_pairs: tuple[list[nn.Parameter], list[nn.Parameter]] | None = None
-        samplers = {"uniform": UniformSampler, "importance": ImportanceSampler}
-        if t_sampler not in samplers:
-            raise ConfigError(f"loss.t_sampler={t_sampler!r} is not known; choose uniform or importance")
-        self.t_sampler = samplers[t_sampler](process.T)
         self.history: list[dict[str, float]] = []
         self.val_history: list[dict[str, float]] = []
         self._bits: list[torch.Tensor] = []
@@ -78,9 +72,7 @@ class DiffusionModule(L.LightningModule):
     def _loss(self, x0: torch.Tensor) -> torch.Tensor:
         """The training loss with one random t per example; its terms go to the loggers every
         ``log_every_n_steps`` steps, on the axis of optimizer steps."""
-        t, weights = self.t_sampler.sample(len(x0), x0.device)
-        terms = self.process.training_losses(self.net, x0, t, weights, self.loss_name, self.hybrid_lambda)
-        self.t_sampler.update(t, terms.pop("term"))
+        terms = self.process.training_losses(self.net, x0)
         loss = terms["loss"]
         if not torch.isfinite(loss):
             bad = next(k for k, v in terms.items() if not torch.isfinite(v))
@@ -102,9 +94,7 @@ class DiffusionModule(L.LightningModule):
             return
         if self._ema_pairs is None:  # the parameters stay the same objects; listing them every step costs
             self._ema_pairs = list(self.ema.parameters()), list(self.net.parameters())
-        decay = min(self.ema_decay, (1 + self.global_step) / (10 + self.global_step))
-        with torch.no_grad():
-            torch._foreach_lerp_(*self._ema_pairs, 1 - decay)
+        update_ema(*self._ema_pairs, self.ema_decay, self.global_step)
 
     def _bound_step(self, x0: torch.Tensor) -> None:
         generator = torch.Generator(device=x0.device).manual_seed(self.eval_seed + len(self._bits))
@@ -151,19 +141,12 @@ class DiffusionModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Also keep the RNG that draws t and the noise, and the curves, so a resumed run continues exactly."""
         checkpoint["rng_state"] = torch.get_rng_state()
-        checkpoint["steps_per_batch"] = self.steps_per_batch
         checkpoint["history"] = {"train": self.history, "val": self.val_history}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        saved = checkpoint.get("steps_per_batch")
-        resuming = self._trainer is not None and self.trainer.state.fn == "fit"  # evaluation takes the weights only
-        if resuming and saved is None:
-            raise ConfigError("the checkpoint was written by a version of diffusion_lightning that took one optimizer "
-                              "step per training_step; its step count cannot be resumed: start a new run")
-        if resuming and saved != self.steps_per_batch:
-            raise ConfigError(f"the checkpoint was written with {saved} optimizer steps per training_step and this run "
-                              f"takes {self.steps_per_batch}: resume with the same steps_per_batch and intervals "
-                              "(trainer.val_check_interval, trainer.log_every_n_steps, every_n_train_steps, max_steps)")
+        state = checkpoint.get("state_dict", {})
+        for key in [k for k in state if k.startswith("t_sampler.")]:  # written before the process owned its sampler
+            state["process." + key] = state.pop(key)
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])
         self.history = checkpoint.get("history", {}).get("train", [])

@@ -4,7 +4,7 @@ with its keys, and writes the report. Speed is never asserted."""
 import json
 import os
 
-from diffusion_lightning import _env
+from diffusion_lightning import environment
 from diffusion_lightning.bench.__main__ import BENCHMARKS, main
 
 KEYS = {
@@ -48,5 +48,6 @@ def test_every_benchmark_runs_and_reports(tmp_path, capsys):
 
 
 def test_nvml_check_is_off_without_a_driver():
-    if not _env.nvml_loads():
-        assert os.environ[_env.NVML_CHECK] == "0"
+    environment.configure()
+    if not environment.nvml_loads():
+        assert os.environ[environment.NVML_CHECK] == "0"

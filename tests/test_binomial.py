@@ -6,11 +6,12 @@ import torch
 
 from diffusion_lightning import schedules
 from diffusion_lightning.losses import LOG2, bernoulli_kl
+from diffusion_lightning.objectives import MSE, Hybrid
 from diffusion_lightning.processes import BinomialDiffusion
 
 
 def process(T=10, prior=0.2, **kw):
-    return BinomialDiffusion(schedules.sohl_dickstein(T), prior, **kw)
+    return BinomialDiffusion(schedules.sohl_dickstein(T), prior=prior, **kw)
 
 
 def test_closed_form_marginal_equals_the_step_by_step_chain():
@@ -80,9 +81,9 @@ def test_rate_prediction_and_losses():
     bits, _ = p.bound(net, torch.ones(8, 5))
     assert torch.isfinite(bits).all()
     with pytest.raises(ValueError, match="loss=mse needs Gaussian diffusion"):
-        p.check_loss("mse")
-    with pytest.raises(ValueError, match="needs model.prediction=x0"):
-        p.check_loss("hybrid")
+        p.check_loss(MSE())
+    with pytest.raises(ValueError, match="needs process.prediction=x0"):
+        p.check_loss(Hybrid())
     with pytest.raises(ValueError, match="prior rate"):
         process(prior=1.0)
 

@@ -3,8 +3,11 @@
 import json
 
 import pytest
+import yaml
 
 from diffusion_lightning.train import run
+
+from .conftest import ROOT
 
 FAST = ["debug=fast", "T=20", "callbacks.figures=null", "logger=none"]
 GAUSSIAN = {
@@ -58,19 +61,43 @@ def test_trainer_configs_compose(make_cfg):
     assert cfg.trainer.strategy == "ddp" and cfg.trainer.devices == 2
 
 
-def test_heartbeat_defaults_follow_the_paper(make_cfg):
-    cfg = make_cfg("data=heartbeat")
-    assert (cfg.process.name, cfg.schedule._target_.rsplit(".", 1)[1], cfg.T) == ("binomial", "sohl_dickstein", 2000)
-    assert make_cfg("data=heartbeat", "T=30", "schedule=linear").T == 30
-    # the dataset's tuned recipe wins over the groups' defaults, and the command line wins over both
-    assert (cfg.optimizer.lr, cfg.loss.t_sampler, cfg.trainer.max_steps) == (1e-3, "uniform", 10_000)
-    assert make_cfg("data=heartbeat", "optimizer=sgd", "optimizer.lr=0.5").optimizer.lr == 0.5
+def test_the_process_follows_the_data_unless_chosen(make_cfg):
+    assert make_cfg().process._target_.endswith("GaussianDiffusion")
+    assert make_cfg("data=heartbeat").process._target_.endswith("BinomialDiffusion")
+    assert make_cfg("data=heartbeat", "process=gaussian").process._target_.endswith("GaussianDiffusion")
+
+
+def test_data_configs_hold_only_their_datamodule():
+    for path in (ROOT / "conf" / "data").glob("*.yaml"):
+        text = path.read_text()
+        assert "@package" not in text and "defaults" not in text, path.name
+        assert yaml.safe_load(text)["_target_"].startswith("diffusion_lightning.data."), path.name
+
+
+def test_a_model_asks_for_its_parameterisation_and_the_command_line_wins(make_cfg):
+    assert (make_cfg("model=slides").process.prediction, make_cfg("model=slides").process.variance) == ("mean", "learned")
+    assert make_cfg("model=slides", "process.variance=fixed_small").process.variance == "fixed_small"
+    assert make_cfg("data=heartbeat", "model=heartbeat_paper").process.prediction == "rate"
+    assert make_cfg("data=heartbeat").process.prediction == "x0"
+
+
+def test_heartbeat_paper_follows_the_paper(make_cfg):
+    cfg = make_cfg("experiment=heartbeat_paper")
+    assert cfg.process._target_.endswith("BinomialDiffusion")
+    assert (cfg.schedule._target_.rsplit(".", 1)[1], cfg.T) == ("sohl_dickstein", 2000)
+    assert make_cfg("experiment=heartbeat_paper", "T=30", "schedule=linear").T == 30
+    # the experiment's measured recipe wins over the groups' defaults, and the command line wins over both
+    assert (cfg.optimizer.lr, cfg.loss.t_sampler._target_.rsplit(".", 1)[1], cfg.trainer.max_steps) == (
+        1e-3, "UniformSampler", 10_000)
+    assert make_cfg("experiment=heartbeat_paper", "optimizer=sgd", "optimizer.lr=0.5").optimizer.lr == 0.5
 
 
 @pytest.mark.parametrize("overrides,message", [
     (["loss=mse", "process.variance=learned_range"], "loss=mse trains only the mean"),
     (["process=binomial"], "process=binomial needs binary data"),
     (["data=heartbeat", "loss=mse"], "loss=mse needs Gaussian diffusion"),
+    (["data=heartbeat", "model=heartbeat_paper", "loss=hybrid"], "needs process.prediction=x0"),
+    (["process=gaussian", "data=heartbeat"], "process=gaussian needs continuous data"),
     (["T=0"], "T=0 must be a whole number"),
     (["data.batch_size=5000", "data.n_train=1000"], "larger than the training split"),
     (["steps_per_batch=0"], "steps_per_batch=0 must be a whole number ≥ 1"),

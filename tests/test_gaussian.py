@@ -5,6 +5,7 @@ import torch
 
 from diffusion_lightning import schedules
 from diffusion_lightning.losses import LOG2, normal_kl
+from diffusion_lightning.objectives import KL, MSE, Hybrid
 from diffusion_lightning.processes import GaussianDiffusion
 
 
@@ -97,15 +98,20 @@ def test_training_loss_estimates_the_bound_without_bias():
     x0 = torch.randn(200_000, 2, generator=torch.Generator().manual_seed(4))
     torch.manual_seed(5)
     t = torch.randint(1, 41, (len(x0),))
-    estimate = p.training_losses(oracle(p), x0, t, torch.ones(len(x0)), "kl")["bound_bits"].item()
+    estimate = p.losses_at(oracle(p), x0, t, torch.ones(len(x0)))["bound_bits"].item()
     exact = p.bound(oracle(p), x0[:20_000])[0].mean().item()
     assert estimate == pytest.approx(exact, abs=0.1)
 
 
 def test_loss_and_variance_pairings_are_checked():
     with pytest.raises(ValueError, match="loss=mse trains only the mean"):
-        process(variance="learned_range").check_loss("mse")
+        process(variance="learned_range", loss=MSE())
     with pytest.raises(ValueError, match="loss=hybrid trains the variance"):
-        process(variance="fixed_small").check_loss("hybrid")
-    with pytest.raises(ValueError, match="model.variance='wide' is not known"):
+        process(variance="fixed_small", loss=Hybrid())
+    with pytest.raises(ValueError, match="process.variance='wide' is not known"):
         process(variance="wide")
+
+
+def test_auto_variance_follows_the_loss():
+    assert process(loss=MSE()).variance == "fixed_small"
+    assert process(loss=KL()).variance == process(loss=Hybrid()).variance == "learned_range"

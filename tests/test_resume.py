@@ -8,6 +8,7 @@ import lightning as L
 import pytest
 import torch
 
+from diffusion_lightning.stepping import StepsPerCall
 from diffusion_lightning.train import build, run
 
 STEPS = ["debug=fast", "T=20", "logger=none", "trainer.max_steps=30", "trainer.val_check_interval=10",
@@ -68,7 +69,7 @@ def test_ctrl_c_between_two_steps_of_a_call_stops_at_its_end(make_cfg, tmp_path)
     checkpoints at the same steps as an uninterrupted one, and ends with the same weights."""
     cfg = make_cfg(*STEPS)
     datamodule, module, trainer = build(cfg)
-    assert module.steps_per_batch == 5
+    assert next(c for c in trainer.callbacks if isinstance(c, StepsPerCall)).steps == 5
     ctrl_c_after_step(module, 13)
     with pytest.raises(SystemExit):
         trainer.fit(module, datamodule=datamodule)

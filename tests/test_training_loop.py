@@ -7,17 +7,18 @@ import json
 import pytest
 import torch
 
-from diffusion_lightning.train import build, run, steps_per_batch
+from diffusion_lightning.stepping import steps_per_call
+from diffusion_lightning.train import build, run
 
 STEPS = ["debug=fast", "T=20", "trainer.max_steps=25", "trainer.val_check_interval=10", "trainer.log_every_n_steps=5",
          "callbacks.figures=null", "callbacks.sample_metrics=null", "callbacks.last_checkpoint.every_n_train_steps=10"]
 
 
 def test_steps_per_batch_is_lowered_to_divide_every_interval(make_cfg):
-    assert steps_per_batch(make_cfg(*STEPS, "steps_per_batch=10")) == 5
-    assert steps_per_batch(make_cfg(*STEPS, "steps_per_batch=3")) == 1
-    assert steps_per_batch(make_cfg(*STEPS, "steps_per_batch=10", "trainer.max_steps=23")) == 1
-    assert steps_per_batch(make_cfg()) == 10  # the default run: validation every 5000, logs every 50
+    assert steps_per_call(make_cfg(*STEPS, "steps_per_batch=10")) == 5
+    assert steps_per_call(make_cfg(*STEPS, "steps_per_batch=3")) == 1
+    assert steps_per_call(make_cfg(*STEPS, "steps_per_batch=10", "trainer.max_steps=23")) == 1
+    assert steps_per_call(make_cfg()) == 10  # the default run: validation every 5000, logs every 50
 
 
 @pytest.mark.parametrize("data", ["swiss_roll", "heartbeat"])

@@ -9,10 +9,14 @@ import json
 import sys
 from pathlib import Path
 
-import torch
+from .. import environment
 
-from . import evaluation, heartbeat, overhead, quality, report, scaling, threads
-from .common import load, machine, rounded
+environment.configure()  # before torch loads: OpenMP reads its wait policy then
+
+import torch  # noqa: E402
+
+from . import evaluation, heartbeat, overhead, quality, report, scaling, threads  # noqa: E402
+from .common import load, machine, rounded  # noqa: E402
 
 BENCHMARKS = {
     "overhead": (overhead.run, (

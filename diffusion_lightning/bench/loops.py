@@ -9,18 +9,19 @@ import lightning as L
 import torch
 
 from ..data.batches import TrainingBatches
+from ..ema import update_ema
+from ..processes.base import chunks_of_t
 from ..train import build
 from .common import compose_cfg
 
 
 class BareLoop:
-    """A hand-written PyTorch loop with the module's process, loss and sampler of t, a copy of its network (same
-    class, size and initial weights), its optimizer and LR schedule, the trainer's gradient clipping and the same
-    EMA; batches sliced from the same in-memory training tensor."""
+    """A hand-written PyTorch loop with a copy of the module's process (its loss and sampler of t), a copy of its
+    network (same class, size and initial weights), its optimizer and LR schedule, the trainer's gradient clipping
+    and the same EMA; batches sliced from the same in-memory training tensor."""
 
     def __init__(self, cfg, datamodule, module):
-        self.process, self.loss, self.hybrid_lambda = module.process, module.loss_name, module.hybrid_lambda
-        self.t_sampler = copy.deepcopy(module.t_sampler)
+        self.process = copy.deepcopy(module.process)
         self.net = copy.deepcopy(module.net)
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if module.ema is not None else None
         self.ema_decay, self.clip = module.ema_decay, cfg.trainer.gradient_clip_val
@@ -32,10 +33,7 @@ class BareLoop:
 
     def backward(self, x0: torch.Tensor) -> None:
         """The product's training loss: one random t per example."""
-        t, weights = self.t_sampler.sample(len(x0), x0.device)
-        terms = self.process.training_losses(self.net, x0, t, weights, self.loss, self.hybrid_lambda)
-        self.t_sampler.update(t, terms["term"])
-        terms["loss"].backward()
+        self.process.training_losses(self.net, x0)["loss"].backward()
 
     def run(self, n: int) -> float:
         """``n`` training steps; returns seconds per step."""
@@ -51,9 +49,7 @@ class BareLoop:
             if self.scheduler is not None:
                 self.scheduler.step()
             if ema:
-                decay = min(self.ema_decay, (1 + self.steps) / (10 + self.steps))
-                with torch.no_grad():
-                    torch._foreach_lerp_(ema, params, 1 - decay)
+                update_ema(ema, params, self.ema_decay, self.steps)
             self.steps += 1
         return (time.perf_counter() - start) / n
 
@@ -69,9 +65,7 @@ class AllStepsLoop(BareLoop):
 
     def backward(self, x0: torch.Tensor) -> None:
         process, n = self.process, len(x0)
-        per_chunk = max(1, self.max_rows // n)
-        for start in range(1, process.T + 1, per_chunk):
-            ts = torch.arange(start, min(start + per_chunk, process.T + 1))
+        for ts in chunks_of_t(process.T, n, self.max_rows):
             x0_rep, t_rep = x0.repeat(len(ts), *([1] * (x0.ndim - 1))), ts.repeat_interleave(n)
             x_t = process.q_sample(x0_rep, t_rep)
             (process.term(self.net(x_t, t_rep), x0_rep, x_t, t_rep).sum() / n).backward()

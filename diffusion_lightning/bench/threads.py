@@ -1,7 +1,7 @@
 """OpenMP threads: the bare training loop (``loops.BareLoop``, default config) in fresh processes, alone and two at
 once, under OpenMP's default wait policy (threads spin a while between parallel regions), under
 ``OMP_WAIT_POLICY=PASSIVE`` (they sleep), with one thread per process (what the joblib launcher gives each of its
-parallel jobs: cores // n_jobs), and as the package chooses (``_env``: passive where other processes keep the
+parallel jobs: cores // n_jobs), and as the package chooses (``environment.configure``: passive where other processes keep the
 cores busy when it loads). The runtime reads the policy when torch loads, hence one process per figure; an empty
 ``OMP_WAIT_POLICY`` is OpenMP's default and keeps the package from choosing.
 
@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import _env
+from .. import environment
 from .common import load
 
 BLOCK = 50  # steps between the marks of the first run of "joined"
@@ -34,6 +34,7 @@ SETTINGS = {"full": [("alone", "", None), ("alone", "PASSIVE", None), ("alone", 
 # looks at the machine when the child is due to start.
 LAUNCH = ("import json, sys, time, pathlib; start, t0 = pathlib.Path(sys.argv[1]), time.time(); "
           "[time.sleep(0.05) for _ in iter(lambda: start.exists() or time.time() > t0 + 600, True)]; "
+          "from diffusion_lightning import environment; environment.configure(); "
           "from diffusion_lightning.bench.threads import child; print(json.dumps(child(*sys.argv[2:])))")
 
 
@@ -66,7 +67,7 @@ def child(size: str, threads: str, until: str = "") -> dict:
 
 
 def launch(gate: Path, size: str, policy: str | None, threads: int | None, until: str = "") -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", _env.CHECKED)}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", environment.CHECKED)}
     if policy is not None:
         env["OMP_WAIT_POLICY"] = policy
     return subprocess.Popen([sys.executable, "-c", LAUNCH, str(gate), size, str(threads or 0), until], env=env,

@@ -10,25 +10,37 @@ import torch
 
 from ..errors import ConfigError
 from ..losses import LOG2, bernoulli_kl, bernoulli_nll
+from ..objectives import KL, MSE, Hybrid, Objective
 from ..schedules import check_betas
-from .base import DiffusionProcess
-from .gaussian import _at, check_choice
+from .base import DiffusionProcess, check_choice
+from .gaussian import _at
 
 PREDICTIONS = ("x0", "rate")
-LOSSES = ("kl", "hybrid")
 
 
 class BinomialDiffusion(DiffusionProcess):
-    def __init__(self, betas: torch.Tensor, prior_rate: float = 0.5, prediction: str = "x0"):
+    """``prior``: π, a number in (0, 1), or "data" for the training data's mean activity (the paper)."""
+
+    kind, name = "binary", "binomial"
+
+    def __init__(self, betas: torch.Tensor, loss: Objective | None = None, data=None, prediction: str = "x0",
+                 prior: float | str = 0.5):
         super().__init__()
-        check_choice("model.prediction", prediction, PREDICTIONS)
-        if not 0 < prior_rate < 1:
-            raise ConfigError(f"prior rate π = {prior_rate:.4g} must lie in (0, 1); set data.prior to a value in (0, 1)")
-        self.prediction, self.prior_rate = prediction, float(prior_rate)
+        self.check_data(data)
+        check_choice("process.prediction", prediction, PREDICTIONS)
+        if prior == "data":
+            if data is None:
+                raise ConfigError("process.prior=data needs the data; give a number in (0, 1), e.g. process.prior=0.5")
+            prior = data.mean_activity()
+        if isinstance(prior, str) or not 0 < prior < 1:
+            raise ConfigError(f"prior rate π = {prior} must lie in (0, 1) or be data (the data's mean activity); "
+                              "set process.prior to a value in (0, 1), e.g. process.prior=0.5")
+        self.prediction, self.prior_rate = prediction, float(prior)
         b = torch.cat([torch.zeros(1, dtype=torch.float64), check_betas(torch.as_tensor(betas, dtype=torch.float64), True)])
         alpha_bar = torch.cumprod(1 - b, 0)
         self.register_buffer("betas", b.float())
         self.register_buffer("alpha_bar", alpha_bar.float())
+        self.use_loss(KL() if loss is None else loss)
 
     def out_dim(self, dim: int) -> int:
         return dim
@@ -82,15 +94,15 @@ class BinomialDiffusion(DiffusionProcess):
         """−log B(x_0; π) under the prior itself, nats per sequence: the paper's L_null."""
         return bernoulli_nll(x0, torch.full_like(x0, self.prior_rate)).flatten(1).sum(1)
 
-    def check_loss(self, loss: str) -> None:
-        if loss == "mse":
+    def check_loss(self, loss: Objective) -> None:
+        if isinstance(loss, MSE):
             raise ConfigError("loss=mse needs Gaussian diffusion (it regresses ε); for binary data use loss=kl or loss=hybrid")
-        check_choice("loss.name", loss, LOSSES)
-        if loss == "hybrid" and self.prediction != "x0":
-            raise ConfigError("loss=hybrid adds a cross-entropy on x_0, so it needs model.prediction=x0")
+        if not isinstance(loss, (KL, Hybrid)):
+            raise ConfigError(f"loss={loss.name} is not known to binomial diffusion; choose kl or hybrid")
+        if isinstance(loss, Hybrid) and self.prediction != "x0":
+            raise ConfigError("loss=hybrid adds a cross-entropy on x_0, so it needs process.prediction=x0")
 
-    def training_losses(self, net, x0: torch.Tensor, t: torch.Tensor, weights: torch.Tensor, loss: str,
-                        hybrid_lambda: float = 1e-3) -> dict[str, torch.Tensor]:
+    def losses_at(self, net, x0: torch.Tensor, t: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:
         """kl: L_T + T·weight·L_{t−1}, one step t per example drawn with probability 1/(T·weight) (nats per
         sequence); hybrid: that plus λ·(−log p̃(x_0|x_t)), D3PM's auxiliary loss."""
         x_t = self.q_sample(x0, t)
@@ -98,8 +110,8 @@ class BinomialDiffusion(DiffusionProcess):
         term = self.term(out, x0, x_t, t)
         vlb = self.prior_term(x0) + self.T * weights * term
         result = {"bound_bits": vlb.detach().mean() / LOG2, "loss": vlb.mean(), "term": term.detach()}
-        if loss == "hybrid":
+        if isinstance(self.loss, Hybrid):
             ce = torch.nn.functional.binary_cross_entropy_with_logits(out, x0, reduction="none").flatten(1).sum(1)
             result["ce"] = ce.detach().mean()
-            result["loss"] = result["loss"] + hybrid_lambda * ce.mean()
+            result["loss"] = result["loss"] + self.loss.vlb_weight * ce.mean()
         return result

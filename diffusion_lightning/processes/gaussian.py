@@ -4,19 +4,19 @@ Coefficients are computed once in float64 (as improved-diffusion's ``GaussianDif
 as float32 buffers indexed by t. The reverse mean is parameterised by ``prediction`` (epsilon, x0 or
 the mean itself) and its variance by ``variance`` (diffusers' names: fixed_small = β̃_t,
 fixed_large = β_t, learned = log-variance output, learned_range = interpolation of log β̃_t and
-log β_t, Nichol & Dhariwal 2021 Eq. 15).
+log β_t, Nichol & Dhariwal 2021 Eq. 15; ``auto``: learned_range, or fixed_small when the loss trains the mean only).
 """
 
 import torch
 
 from ..errors import ConfigError
 from ..losses import LOG2, normal_kl, normal_nll
+from ..objectives import KL, MSE, Hybrid, Objective
 from ..schedules import check_betas
-from .base import DiffusionProcess
+from .base import DiffusionProcess, check_choice
 
 PREDICTIONS = ("epsilon", "x0", "mean")
 VARIANCES = ("fixed_small", "fixed_large", "learned", "learned_range")
-LOSSES = ("kl", "mse", "hybrid")
 
 
 def _at(buffer: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -24,16 +24,18 @@ def _at(buffer: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tens
     return buffer[t].view(-1, *([1] * (like.ndim - 1)))
 
 
-def check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{key}={value!r} is not known; choose one of {', '.join(allowed)}")
-
-
 class GaussianDiffusion(DiffusionProcess):
-    def __init__(self, betas: torch.Tensor, prediction: str = "epsilon", variance: str = "learned_range"):
+    kind, name = "continuous", "gaussian"
+
+    def __init__(self, betas: torch.Tensor, loss: Objective | None = None, data=None, prediction: str = "epsilon",
+                 variance: str = "auto"):
         super().__init__()
-        check_choice("model.prediction", prediction, PREDICTIONS)
-        check_choice("model.variance", variance, VARIANCES)
+        loss = KL() if loss is None else loss
+        self.check_data(data)
+        if variance == "auto":
+            variance = "fixed_small" if isinstance(loss, MSE) else "learned_range"
+        check_choice("process.prediction", prediction, PREDICTIONS)
+        check_choice("process.variance", variance, VARIANCES)
         self.prediction, self.variance = prediction, variance
         b = torch.cat([torch.zeros(1, dtype=torch.float64), check_betas(torch.as_tensor(betas, dtype=torch.float64))])
         alpha_bar = torch.cumprod(1 - b, 0)
@@ -59,6 +61,7 @@ class GaussianDiffusion(DiffusionProcess):
         }
         for name, value in buffers.items():
             self.register_buffer(name, value.float())
+        self.use_loss(loss)
 
     def out_dim(self, dim: int) -> int:
         """Network outputs per data dimension: the mean part, and a variance part when it is learned."""
@@ -125,24 +128,24 @@ class GaussianDiffusion(DiffusionProcess):
         """−log π(x_0) under the prior N(0, I) itself, nats per point: the paper's L_null."""
         return normal_nll(x0, torch.zeros_like(x0), torch.zeros_like(x0)).flatten(1).sum(1)
 
-    def check_loss(self, loss: str) -> None:
+    def check_loss(self, loss: Objective) -> None:
         """Refuse a loss that would leave part of the reverse model untrained."""
-        check_choice("loss.name", loss, LOSSES)
+        if not isinstance(loss, (KL, MSE, Hybrid)):
+            raise ConfigError(f"loss={loss.name} is not known to Gaussian diffusion; choose kl, mse or hybrid")
         learned = self.variance in ("learned", "learned_range")
-        if loss == "mse" and learned:
+        if isinstance(loss, MSE) and learned:
             raise ConfigError(
-                f"loss=mse trains only the mean, so model.variance={self.variance} would stay untrained; "
-                "use loss=hybrid or loss=kl, or model.variance=fixed_small"
+                f"loss=mse trains only the mean, so process.variance={self.variance} would stay untrained; "
+                "use loss=hybrid or loss=kl, or process.variance=fixed_small"
             )
-        if loss == "hybrid" and not learned:
+        if isinstance(loss, Hybrid) and not learned:
             raise ConfigError(
-                f"loss=hybrid trains the variance through L_vlb, but model.variance={self.variance} is fixed; "
-                "use model.variance=learned_range, or loss=mse"
+                f"loss=hybrid trains the variance through L_vlb, but process.variance={self.variance} is fixed; "
+                "use process.variance=learned_range, or loss=mse"
             )
 
-    def training_losses(self, net, x0: torch.Tensor, t: torch.Tensor, weights: torch.Tensor, loss: str,
-                        hybrid_lambda: float = 1e-3) -> dict[str, torch.Tensor]:
-        """One step t per example, drawn with probability 1/(T·weight). kl: L_T + T·weight·L_{t−1} (unbiased
+    def losses_at(self, net, x0: torch.Tensor, t: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss at the steps ``t`` drawn with probability 1/(T·weight). kl: L_T + T·weight·L_{t−1} (unbiased
         for the bound, nats per point); mse: DDPM's L_simple on what the network predicts; hybrid: L_simple +
         λ·L_vlb with the mean detached inside L_vlb (nats per dimension, as Improved DDPM). ``term`` holds
         each example's L_{t−1} for the t-sampler."""
@@ -152,7 +155,7 @@ class GaussianDiffusion(DiffusionProcess):
         term = self.term(out, x0, x_t, t)
         vlb = self.prior_term(x0) + self.T * weights * term
         result = {"bound_bits": vlb.detach().mean() / LOG2, "term": term.detach()}
-        if loss == "kl":
+        if isinstance(self.loss, KL):
             result["loss"] = vlb.mean()
             return result
         mean_out = out.chunk(2, dim=-1)[0] if self.variance in ("learned", "learned_range") else out
@@ -161,10 +164,10 @@ class GaussianDiffusion(DiffusionProcess):
             target = self.q_posterior(x0, x_t, t)[0]
         mse = ((mean_out - target) ** 2).flatten(1).mean(1)
         result["mse"] = mse.detach().mean()
-        if loss == "mse":
+        if isinstance(self.loss, MSE):
             result["loss"] = mse.mean()
             return result
         frozen = torch.cat([mean_out.detach(), out.chunk(2, dim=-1)[1]], dim=-1)
         vlb_frozen = self.T * weights * self.term(frozen, x0, x_t, t) / x0[0].numel()
-        result["loss"] = (mse + hybrid_lambda * vlb_frozen).mean()
+        result["loss"] = (mse + self.loss.vlb_weight * vlb_frozen).mean()
         return result

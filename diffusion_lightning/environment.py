@@ -1,12 +1,13 @@
-"""Process settings the package makes on import, before anything else loads torch or Lightning.
+"""Process settings that the entry points (``train.py``, ``python -m diffusion_lightning.bench``) make by calling
+``configure()`` first, before anything loads torch or Lightning; importing the package changes nothing.
 
 1. OpenMP's wait policy. Between parallel regions torch's OpenMP threads spin by default: the fastest choice when
    the run has the cores to itself, and a disaster when another busy process shares them (two default runs at
    once on 2 cores: each about 5× slower than alone, see ``bench threads``). Where other processes keep at least
-   half a core (or a quarter of the cores) busy when the package loads, threads wait passively instead (``OMP_WAIT_POLICY=PASSIVE``: about
+   half a core (or a quarter of the cores) busy when ``configure`` runs, threads wait passively instead (``OMP_WAIT_POLICY=PASSIVE``: about
    1.7× slower alone, unharmed by company), and ``OMP_AUTO_PASSIVE`` holds the busy cores seen, for the run to
    report. A policy set in the environment is left alone. The runtime reads it when torch loads, so this only
-   applies before.
+   applies before (``configure`` leaves it alone once torch is loaded).
 2. ``import lightning`` sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``, so that ``torch.cuda.is_available()`` asks NVML
    instead of initialising CUDA (which would break forked workers). Without an NVIDIA driver, NVML cannot load,
    PyTorch retries loading it at every call, and Adam calls it at every optimizer step: with PyPI's CUDA build of
@@ -17,6 +18,7 @@
 """
 
 import ctypes
+import logging
 import os
 import sys
 import time
@@ -48,18 +50,10 @@ def busy_cores(interval: float = 0.2) -> float | None:
     return (1 - (idle_now - idle) / (total_now - total)) * len(cores)
 
 
-OMP_AUTO_PASSIVE: float | None = None
+OMP_AUTO_PASSIVE: float | None = None  # the busy cores seen when ``configure`` chose passive waiting
 CHECKED = "DIFFUSION_LIGHTNING_OMP_CHECKED"  # set once decided: DDP ranks and sweep workers inherit the decision
-if "torch" not in sys.modules and "OMP_WAIT_POLICY" not in os.environ and CHECKED not in os.environ:
-    busy = busy_cores()
-    if busy is not None and busy >= max(0.5, 0.25 * len(os.sched_getaffinity(0))):
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-        OMP_AUTO_PASSIVE = busy
-    os.environ[CHECKED] = "1"
-
-import lightning  # noqa: F401  (sets PYTORCH_NVML_BASED_CUDA_CHECK; corrected below)
-
 NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+log = logging.getLogger("diffusion_lightning")
 
 
 def nvml_loads() -> bool:
@@ -71,5 +65,25 @@ def nvml_loads() -> bool:
     return True
 
 
-if os.environ.get(NVML_CHECK) == "1" and not nvml_loads():
-    os.environ[NVML_CHECK] = "0"
+def configure() -> None:
+    """Choose OpenMP's wait policy (1.) and PyTorch's CUDA check (2.) for this process and its children."""
+    global OMP_AUTO_PASSIVE
+    if "torch" not in sys.modules and "OMP_WAIT_POLICY" not in os.environ and CHECKED not in os.environ:
+        busy = busy_cores()
+        if busy is not None and busy >= max(0.5, 0.25 * len(os.sched_getaffinity(0))):
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+            OMP_AUTO_PASSIVE = busy
+        os.environ[CHECKED] = "1"
+    import lightning  # noqa: F401  (sets PYTORCH_NVML_BASED_CUDA_CHECK; corrected below)
+
+    if os.environ.get(NVML_CHECK) == "1" and not nvml_loads():
+        os.environ[NVML_CHECK] = "0"
+
+
+def report_passive_threads() -> None:
+    """Say once in the run's log when ``configure`` made threads wait passively, and why."""
+    if OMP_AUTO_PASSIVE is not None:
+        log.warning(f"other processes kept {OMP_AUTO_PASSIVE:.1f} of {os.cpu_count()} cores busy at start: "
+                    "torch's threads wait passively (OMP_WAIT_POLICY=PASSIVE), so runs sharing cores do not slow "
+                    "each other several times over, at ~1.7× the cost of a run alone; set OMP_WAIT_POLICY to choose "
+                    "(see README, Performance)")

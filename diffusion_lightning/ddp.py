@@ -1,0 +1,41 @@
+"""Data-parallel runs inside a Hydra sweep: Lightning launches the other DDP ranks by re-running the command line,
+which must re-run just this job, and leaves launch state behind that the next job of the sweep must not inherit."""
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, read_write
+
+LAUNCH_VARS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
+def relaunch_ranks_into_this_job(cfg: DictConfig) -> None:
+    """Lightning starts the other DDP ranks by re-running ``sys.argv`` with ``hydra.run.dir`` set. Inside a
+    ``-m`` sweep that would re-run the whole sweep elsewhere: make it re-run just this job, in this job's directory."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return
+    hydra_cfg = HydraConfig.get()
+    sys.argv = [sys.argv[0], *hydra_cfg.overrides.task]
+    with read_write(hydra_cfg.run):
+        hydra_cfg.run.dir = str(Path(cfg.paths.output_dir).resolve())
+
+
+def launch_state() -> dict[str, str | None]:
+    """The environment a DDP launch changes, as it is before the run."""
+    return {k: os.environ.get(k) for k in LAUNCH_VARS}
+
+
+def end_launch(before: dict[str, str | None]) -> None:
+    """Undo what launching DDP ranks left in this process (a process group, and LOCAL_RANK & co., which would make
+    Lightning expect externally started ranks), so the next job of a sweep launches its own."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -1,0 +1,46 @@
+"""What a run leaves in its directory besides checkpoints and figures: ``run_info.json`` (how to rerun it),
+``summary.json`` (status and final metrics), ``curves.json`` (training and validation curves) and
+``bound_per_t.json`` (where the bound is paid). Every file is written whole or not at all."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from . import __version__
+
+
+def write_json(path: Path, obj) -> None:
+    """Write whole or not at all: a reader never sees a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def run_info() -> dict:
+    """What is needed to rerun: the command, package versions and the git commit (when there is one)."""
+    import lightning
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"command": [sys.executable, *sys.argv], "diffusion_lightning": __version__, "git_commit": commit,
+            "torch": torch.__version__, "lightning": lightning.__version__, "python": sys.version.split()[0],
+            "torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+
+
+def write_results(out: Path, summary: dict, module) -> None:
+    """``summary.json``, and, when the module was built, its curves and the bound per t of its last evaluation
+    (index 0 is the prior term L_T, index t the term of step t, in bits)."""
+    write_json(out / "summary.json", summary)
+    if module is None:
+        return
+    write_json(out / "curves.json", {"train": module.history, "val": module.val_history})
+    if module.per_t_bits is not None:
+        bits = module.per_t_bits.tolist()
+        write_json(out / "bound_per_t.json", {"t": list(range(len(bits))), "bits": bits})
