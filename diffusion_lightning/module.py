@@ -153,7 +153,8 @@ class DiffusionModule(L.LightningModule):
         self.val_history = checkpoint.get("history", {}).get("val", [])
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.net.parameters())
+        """The network's parameters, and the process's where it learns some (a learned schedule)."""
+        optimizer = self.optimizer_factory([*self.net.parameters(), *self.process.parameters()])
         if self.lr_scheduler_factory is None:
             return optimizer
         scheduler = self.lr_scheduler_factory(optimizer, total_steps=self.trainer.estimated_stepping_batches)
