@@ -129,8 +129,8 @@ def test_report_files_and_stdout(sweep, capsys):
     assert 'src="http' not in page and "<script src" not in page and "Plotly" in page
     data = json.loads(page.split('id="report-data">')[1].split("</script>")[0])
     assert [job["status"] for job in data["jobs"]] == ["finished", "finished", "failed", "missing", "missing", "missing"]
-    assert len(data["images"]) == 2 and all(uri.startswith("data:image/png;base64,")
-                                            for images in data["images"].values() for uri in images.values())
+    assert len(data["images"]) == 2 and all(image["src"].startswith("data:image/png;base64,")
+                                            for images in data["images"].values() for image in images.values())
 
 
 def test_seeds_are_grouped_into_configurations_with_their_statistics(tmp_path, capsys):

@@ -108,4 +108,6 @@ def parallel_chart(sweep: Sweep) -> dict | None:
     dimensions = [axis(k, [job.config.get(k, "") for job in jobs]) for k in sweep.keys]
     fig = go.Figure(go.Parcoords(dimensions=[*dimensions, dict(label=sweep.metric, values=values)],
                                  line=dict(color=values, colorscale="Viridis", reversescale=True, showscale=True)))
-    return finish(fig, f"Swept keys against {sweep.metric} (drag along an axis to select)", "", "", [])
+    figure = finish(fig, "", "", "", [])
+    figure["layout"]["margin"]["t"] = 80  # room for the axis labels above the axes
+    return figure

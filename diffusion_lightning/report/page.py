@@ -25,15 +25,17 @@ IMAGE_KINDS = [("samples", "Samples"), ("forward_process", "Forward process q(x_
 MAX_GROUPING_KEYS = 6  # beyond this, only the configuration, each key alone and all jobs together are offered
 
 
-def thumbnail(path) -> str:
-    """A figure as a data URI, scaled down to the width the page shows it at (wide strips wider)."""
+def thumbnail(path) -> dict:
+    """A figure as a data URI scaled down to the width the page shows it at: square panels side by side, heartbeat
+    rasters two to a row, wide rows of q(x_t) frames one under the other at the page's width, frame under frame."""
     with Image.open(path) as image:
         aspect = image.width / image.height
-        width = 720 if aspect > 2.5 else 480 if aspect > 1.5 else 320
+        width = 1200 if aspect > 2.5 else 600 if aspect > 1.5 else 320
         image.thumbnail((width, max(1, round(width / aspect))), Image.LANCZOS)
         buffer = io.BytesIO()
         image.save(buffer, "PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+        width = image.width
+    return {"src": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), "width": width}
 
 
 def config_difference(job: Job, best: Job) -> str:
@@ -134,7 +136,8 @@ for configurations), mean ± 95% half-width; distinguishable when that interval 
 <div id="curves" class="chart"></div><p id="curves-none" class="muted" hidden>No job left validation curves.</p>
 <h2>Bound paid per t</h2>
 <div id="per-t" class="chart"></div><p id="per-t-none" class="muted" hidden>No job wrote bound_per_t.json.</p>
-<h2>Parallel coordinates</h2>
+<h2>Parallel coordinates</h2><p class="muted">Each finished job, from its swept values to
+<code>{esc(sweep.metric)}</code>; drag along an axis to select a range (several axes narrow it down).</p>
 <div id="parallel" class="chart"></div><p id="parallel-none" class="muted" hidden>No job finished.</p>
 <h2>Images of the ticked groups</h2><p class="muted">Each group's best job with figures.</p>
 <div id="images"></div>

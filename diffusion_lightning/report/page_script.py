@@ -19,8 +19,8 @@ tr.detail > td { background: #fafafa; padding: 0.4em 0.4em 0.8em 2.5em; }
 button.toggle { border: none; background: none; cursor: pointer; font-size: 1em; }
 .chart { width: 100%; max-width: 1200px; }
 .panels { display: flex; flex-wrap: wrap; gap: 1em; }
-figure { margin: 0; } figcaption { font-size: 0.8em; max-width: 40em; }
-img { max-width: 100%; border: 1px solid #eee; }
+figure { margin: 0; max-width: 100%; } figcaption { font-size: 0.8em; overflow-wrap: anywhere; }
+figure img { width: 100%; border: 1px solid #eee; }
 .muted { color: #777; }
 """
 
@@ -106,8 +106,9 @@ function renderImages() {
   const rows = grouping().rows.filter(r => r.imageJob !== null && state.images.has(r.label));
   const sections = D.imageKinds.map(([kind, title]) => {
     const panels = rows.filter(r => D.images[r.imageJob][kind]).map(r => {
-      const job = D.jobs[r.imageJob];
-      return h("figure", {}, h("img", {src: D.images[r.imageJob][kind], alt: title + ", " + r.label}),
+      const job = D.jobs[r.imageJob], image = D.images[r.imageJob][kind];
+      return h("figure", {style: "width: " + image.width + "px"},
+               h("img", {src: image.src, alt: title + ", " + r.label}),
                h("figcaption", {}, r.label + " — " + job.name + " — " + job.value));
     });
     return panels.length ? h("section", {}, h("h3", {}, title), h("div", {class: "panels"}, ...panels)) : null;

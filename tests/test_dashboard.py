@@ -1,0 +1,139 @@
+"""The report page in a real browser: headless Chromium renders ``report.html`` of a fake 12-job sweep from disk,
+offline, and the test reads the DOM the page's script built (rows, plotly charts, sorting, grouping, filtering).
+
+Needs Debian's chromium (``apt-get install chromium``; .ci/run installs it) and the ``playwright`` package, which
+drives that browser (``playwright install`` is never needed: the system's Chromium is launched)."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from matplotlib.figure import Figure
+
+from diffusion_lightning.report import main
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+MEANS = {("linear", "adam"): 2.5, ("cosine", "adam"): 2.7, ("linear", "sgd"): 3.5, ("cosine", "sgd"): 4.0}
+
+
+def figures(job: Path, spread: float) -> None:
+    """Small figures with something in them: samples of a spiral, and q(x_t) / p(x_t) as rows of frames."""
+    (job / "figures").mkdir()
+    rng = np.random.default_rng(0)
+    s = rng.uniform(1.5 * np.pi, 4.5 * np.pi, 400)
+    roll = np.stack([s * np.cos(s), s * np.sin(s)], 1) / 5 + spread * rng.standard_normal((400, 2))
+    fig = Figure(figsize=(3, 3))
+    fig.subplots().scatter(*roll.T, s=2)
+    fig.savefig(job / "figures" / "samples.png", dpi=60)
+    for name in ("forward_process", "reverse_process"):
+        fig = Figure(figsize=(12, 1.5))
+        for i, ax in enumerate(fig.subplots(1, 6)):
+            noisy = roll + (i / 2 if name == "forward_process" else (5 - i) / 2) * rng.standard_normal(roll.shape)
+            ax.scatter(*noisy.T, s=1)
+            ax.set_axis_off()
+        fig.savefig(job / "figures" / f"{name}.png", dpi=60)
+
+
+def fake_sweep(root: Path) -> Path:
+    """A schedule × optimizer × seed grid of 12 jobs: one failed, one killed without a summary, ten finished with
+    curves, bound per t and figures."""
+    sweep = root / "grid_2026-01-01_00-00-00_000000"
+    num = 0
+    for schedule in ("linear", "cosine"):
+        for optimizer in ("adam", "sgd"):
+            for seed in range(3):
+                overrides = [f"schedule={schedule}", f"optimizer={optimizer}", f"seed={seed}"]
+                job = sweep / f"{num}_{','.join(overrides)}"
+                (job / ".hydra").mkdir(parents=True)
+                (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["trainer.max_steps=2000", *overrides]))
+                (job / "run_info.json").write_text("{}")
+                bits = MEANS[schedule, optimizer] + 0.05 * (seed - 1)
+                num += 1
+                if (optimizer, seed) == ("sgd", 2):
+                    if schedule == "linear":
+                        (job / "summary.json").write_text(json.dumps(
+                            {"status": "failed", "step": 700, "error": "DivergenceError: non-finite loss at step 700"}))
+                    continue  # cosine: killed, no summary
+                (job / "summary.json").write_text(json.dumps({
+                    "status": "finished", "step": 2000, "wall_time_s": 60.0 + seed, "test/nll_bound_bits": bits,
+                    "test/nll_bound_se_bits": 0.02, "val/nll_bound_bits": bits + 0.01, "true_nll_bits": 1.935,
+                    "samples/energy_distance": 0.01 * bits}))
+                steps = range(250, 2001, 250)
+                train = [{"step": s, "train/loss": 1.0, "train/bound_bits": bits + 8 / (1 + s / 100)} for s in steps]
+                val = [{"step": s, "val/nll_bound_bits": bits + 6 * math.exp(-s / 400)} for s in steps]
+                (job / "curves.json").write_text(json.dumps({"train": train, "val": val}))
+                per_t = [0.01 * bits, *(bits / 40 * (1 + math.exp(-t / 5)) for t in range(1, 41))]
+                (job / "bound_per_t.json").write_text(json.dumps({"t": list(range(41)), "bits": per_t}))
+                figures(job, spread=0.05 * bits)
+    return sweep
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium with a fresh profile, offline by its flags; skipped where there is none."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (never `playwright install`)")
+    if not CHROMIUM.is_file():
+        pytest.skip("no headless Chromium: apt-get install chromium")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    """The report page of the fake sweep, opened from disk; fails on any script error or any request off disk."""
+    sweep = fake_sweep(tmp_path)
+    assert main([str(sweep)]) == 0
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, offline=True)
+    page = context.new_page()
+    errors, requests = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto((sweep / "report.html").as_uri())
+    page.wait_for_selector("#curves .main-svg")
+    yield page
+    assert errors == [] and all(url.startswith(("file:", "data:")) for url in requests), (errors, requests)
+    context.close()
+
+
+def group_order(page) -> list[str]:
+    return page.eval_on_selector_all("#groups tr.group", "rows => rows.map(r => r.dataset.group)")
+
+
+def test_the_page_has_a_row_per_job_and_draws_its_charts(page):
+    assert len(group_order(page)) == 4
+    page.click("#expand")
+    assert page.locator("tr.job").count() == 12
+    assert page.locator("tr.job.failed").count() == 1 and page.locator("tr.job.interrupted").count() == 1
+    assert page.get_by_text("DivergenceError: non-finite loss at step 700").is_visible()
+    assert page.get_by_text("killed").first.is_visible()
+    for chart in ("curves", "per-t", "parallel"):
+        assert page.locator(f"#{chart}.js-plotly-plot svg.main-svg").count() >= 1, chart
+    assert page.locator("#curves .legend .traces").count() == 4
+    assert page.locator("#images img").count() == 9  # 3 figures of the best 3 configurations
+    assert page.screenshot(full_page=True).startswith(b"\x89PNG")
+
+
+def test_a_column_header_sorts_the_rows(page):
+    ranked = group_order(page)
+    assert ranked[0] == "schedule=linear, optimizer=adam"
+    page.click("#groups th[data-key=label]")
+    assert group_order(page) == sorted(ranked) != ranked
+    page.click("#groups th[data-key=label]")
+    assert group_order(page) == sorted(ranked, reverse=True)
+
+
+def test_grouping_by_fewer_keys_and_filtering(page):
+    page.uncheck("#by-optimizer")
+    assert group_order(page) == ["schedule=linear", "schedule=cosine"]
+    assert page.locator("#curves .legend .traces").count() == 2
+    page.check("#by-optimizer")
+    page.fill("#filter", "failed")
+    assert group_order(page) == ["schedule=linear, optimizer=sgd"]
