@@ -55,7 +55,7 @@ def banded_lines(fig: go.Figure, groups: list[Group], series_of) -> list[float]:
 def finish(fig: go.Figure, title: str, x: str, y: str, lows: list[float]) -> dict:
     """Axes, a log y-axis when everything drawn is positive, and the figure as JSON without its template."""
     fig.update_layout(template=TEMPLATE, title=title, xaxis_title=x, yaxis_title=y, height=420,
-                      margin=dict(l=60, r=20, t=50, b=50), legend=dict(font_size=11))
+                      margin={"l": 60, "r": 20, "t": 50, "b": 50}, legend={"font_size": 11})
     if lows and min(lows) > 0:
         fig.update_yaxes(type="log")
     figure = fig.to_plotly_json()
@@ -92,11 +92,11 @@ def per_t_chart(groups: list[Group]) -> dict | None:
 def axis(label: str, values: list[str]) -> dict:
     """A parallel-coordinates axis: numeric where every value is a number, else one tick per distinct value."""
     try:
-        return dict(label=label, values=[float(v) for v in values])
+        return {"label": label, "values": [float(v) for v in values]}
     except ValueError:
         distinct = sorted(set(values))
-        return dict(label=label, values=[distinct.index(v) for v in values], tickvals=list(range(len(distinct))),
-                    ticktext=distinct)
+        return {"label": label, "values": [distinct.index(v) for v in values],
+                "tickvals": list(range(len(distinct))), "ticktext": distinct}
 
 
 def parallel_chart(sweep: Sweep) -> dict | None:
@@ -106,8 +106,8 @@ def parallel_chart(sweep: Sweep) -> dict | None:
         return None
     values = [job.value(sweep.metric) for job in jobs]
     dimensions = [axis(k, [job.config.get(k, "") for job in jobs]) for k in sweep.keys]
-    fig = go.Figure(go.Parcoords(dimensions=[*dimensions, dict(label=sweep.metric, values=values)],
-                                 line=dict(color=values, colorscale="Viridis", reversescale=True, showscale=True)))
+    line = {"color": values, "colorscale": "Viridis", "reversescale": True, "showscale": True}
+    fig = go.Figure(go.Parcoords(dimensions=[*dimensions, {"label": sweep.metric, "values": values}], line=line))
     figure = finish(fig, "", "", "", [])
     figure["layout"]["margin"]["t"] = 80  # room for the axis labels above the axes
     return figure

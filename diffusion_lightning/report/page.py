@@ -16,9 +16,8 @@ from plotly.offline import get_plotlyjs
 from . import charts
 from .jobs import Job
 from .page_script import SCRIPT, STYLE
-from .sweep import STATUSES, Group, Sweep, gap
-from .tables import (counts_cell, difference_cell, estimate_cell, interval_cell, job_cell, metric_columns,
-                     verdict_cell)
+from .sweep import STATUSES, Group, Sweep, finite, gap
+from .tables import counts_cell, difference_cell, estimate_cell, interval_cell, job_cell, metric_columns, verdict_cell
 
 IMAGE_KINDS = [("samples", "Samples"), ("forward_process", "Forward process q(x_t)"),
                ("reverse_process", "Reverse process p(x_t)")]
@@ -57,10 +56,6 @@ def groupings(keys: list[str]) -> list[list[str]]:
     return [[k for k, keep in zip(keys, mask) if keep] for mask in itertools.product([True, False], repeat=len(keys))]
 
 
-def number(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
-
-
 def group_row(group: Group, best: Group, rank: int, index: dict[int, int], images: dict) -> dict:
     """A group's table row: its cells as text, the values it sorts by, its jobs and the job whose images it shows."""
     statuses = [job.status for job in group.jobs]
@@ -68,9 +63,9 @@ def group_row(group: Group, best: Group, rank: int, index: dict[int, int], image
              "interval": interval_cell(group.estimate), "difference": difference_cell(group, best),
              "verdict": verdict_cell(group), "gap": estimate_cell(group.gap), "counts": counts_cell(group)}
     d = group.difference
-    sort = {"rank": rank, "label": group.label, "estimate": number(group.estimate.mean),
-            "interval": number(group.estimate.ci95), "difference": None if d is None else number(d.mean),
-            "verdict": cells["verdict"] or None, "gap": number(group.gap.mean),
+    sort = {"rank": rank, "label": group.label, "estimate": finite(group.estimate.mean),
+            "interval": finite(group.estimate.ci95), "difference": None if d is None else finite(d.mean),
+            "verdict": cells["verdict"] or None, "gap": finite(group.gap.mean),
             "counts": sum(s != "finished" for s in statuses)}
     search = " ".join([*cells.values(), *(f"{job.name} {job.status} {job.note}" for job in group.jobs)]).lower()
     return {"label": group.label, "cells": cells, "sort": sort, "search": search,

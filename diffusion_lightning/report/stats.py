@@ -8,13 +8,14 @@ def t_two_sided_probability(t: float, df: int) -> float:
     """P(|T| ≤ t) for Student's t with ``df`` degrees of freedom, in closed form (Abramowitz & Stegun 26.7.3–4)."""
     theta = math.atan(t / math.sqrt(df))
     cos2, total = math.cos(theta) ** 2, 0.0
-    if df % 2:  # odd: (2/π)[θ + sinθ (cosθ + (2/3)cos³θ + … + (2·4⋯(ν−3))/(1·3⋯(ν−2)) cos^{ν−2}θ)]
+    if df % 2:  # odd ν: (2/π)[θ + sinθ (cosθ + (2/3)cos³θ + … + (2·4⋯(ν−3))/(1·3⋯(ν−2)) cos^(ν−2)θ)]
         term = math.cos(theta)
         for k in range(1, (df - 1) // 2 + 1):
             total += term
             term *= cos2 * 2 * k / (2 * k + 1)
         return 2 / math.pi * (theta + math.sin(theta) * total)
-    term = 1.0  # even: sinθ (1 + (1/2)cos²θ + (1·3)/(2·4)cos⁴θ + … + (1·3⋯(ν−3))/(2·4⋯(ν−2)) cos^{ν−2}θ)
+    # even ν: sinθ (1 + (1/2)cos²θ + (1·3)/(2·4)cos⁴θ + … + (1·3⋯(ν−3))/(2·4⋯(ν−2)) cos^(ν−2)θ)
+    term = 1.0
     for k in range(1, df // 2 + 1):
         total += term
         term *= cos2 * (2 * k - 1) / (2 * k)

@@ -65,6 +65,11 @@ def check_comparable(jobs: list[Job], metric: str) -> None:
                           f"{max(unconfigured):.4g} bits")
 
 
+def finite(x: float | None) -> float | None:
+    """A number for JSON: None for NaN, infinities and no value."""
+    return x if x is not None and math.isfinite(x) else None
+
+
 def gap(job: Job, metric: str) -> float:
     """How far the job's bound is above the data's true NLL (NaN where the data has none)."""
     truth = job.value(truth_key(metric))
@@ -159,11 +164,8 @@ class Sweep:
     def as_json(self) -> dict:
         """``report.json``: the metric and the configurations best first, with their statistics and jobs."""
 
-        def number(x):
-            return x if x is None or math.isfinite(x) else None
-
         def estimate(e: Estimate) -> dict:
-            return {"n": e.n, "mean": number(e.mean), "std": number(e.std), "ci95": number(e.ci95)}
+            return {"n": e.n, "mean": finite(e.mean), "std": finite(e.std), "ci95": finite(e.ci95)}
 
         groups = []
         for group in self.groups():

@@ -100,9 +100,9 @@ def markdown(sweep: Sweep) -> str:
     return "\n".join([
         f"Sweep `{sweep.path.name}`: {len(sweep.jobs)} jobs ({counts}); `{sweep.metric}` in bits, lower is better.",
         f"Overrides common to all jobs: `{' '.join(sweep.common) or 'none'}`.", "",
-        f"**Configurations** ({len(groups)}), best mean first. Statistics are over the seeds that finished; Δ to "
+        (f"**Configurations** ({len(groups)}), best mean first. Statistics are over the seeds that finished; Δ to "
         "best is paired over the seeds both ran (mean ± 95% half-width), distinguishable when its interval "
-        "excludes 0.", "",
+        "excludes 0."), "",
         *table(group_rows(sweep, groups)), "",
         "**Jobs**, best first.", "",
         *table(job_rows(sweep)),
