@@ -117,6 +117,12 @@ def task(cfg: DictConfig) -> float | None:
     if threading.current_thread() is threading.main_thread():
         sigterm_as_interrupt()
     try:
+        if cfg.get("resume_sweep"):  # a finished job is kept, an interrupted one resumes: see sweep_resume.py
+            from .sweep_resume import resume_job
+
+            kept = resume_job(cfg)
+            if kept is not None:
+                return kept.get(cfg.get("optimized_metric"))
         return run(cfg)
     except Exception as error:
         known = known_failure(error)
