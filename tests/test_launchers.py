@@ -1,0 +1,101 @@
+"""Launchers beyond one machine, each standing in for its cluster: a 2-job grid on a local Ray cluster bound to the
+loopback address (inside a network namespace of its own where one can be made), and through submitit's local
+executor, the code path of SLURM; each job in its own process and its own directory, the report over the sweep;
+a submitit sweep resumed, the decision taken inside each job."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from diffusion_lightning.report import main as report
+from diffusion_lightning.report.jobs import read_jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["debug=fast", "T=10", "callbacks.sample_metrics.n_samples=64", "callbacks.figures.n_samples=64"]
+ENV = {**os.environ, "WANDB_SILENT": "true", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def loopback_only() -> list[str]:
+    """A prefix that runs a command in a new network namespace whose only interface is loopback (root, Linux), so
+    that Ray's servers, whatever address they bind, are reachable from this machine alone; empty where none can be
+    made."""
+    prefix = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+    if not (shutil.which("unshare") and shutil.which("ip")):
+        return []
+    return prefix if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0 else []
+
+
+def sweep(sweep_dir: Path, *overrides: str, prefix: list[str] = (), env: dict | None = None):
+    return subprocess.run([*prefix, sys.executable, str(ROOT / "train.py"), "-m", f"hydra.sweep.dir={sweep_dir}",
+                           *overrides], cwd=sweep_dir.parent, capture_output=True, text=True, timeout=600,
+                          env=env or ENV)
+
+
+def check_jobs(sweep_dir: Path, seeds: list[int]) -> list[dict]:
+    """One directory per job, each holding its own job's config and a finished summary; their run_info.json."""
+    jobs = read_jobs(sweep_dir)
+    assert [job.num for job in jobs] == list(range(len(seeds))) and len({job.path for job in jobs}) == len(seeds)
+    for job, seed in zip(jobs, seeds):
+        assert job.status == "finished" and job.path.name.endswith(f"seed={seed}")
+        assert job.full_config["seed"] == seed and job.summary["step"] == 20
+    return [json.loads((job.path / "run_info.json").read_text()) for job in jobs]
+
+
+def test_ray_runs_each_job_as_a_task_with_its_cpus_directory_wandb_run_and_summary(tmp_path, capsys):
+    sweep_dir = tmp_path / "ray"
+    ray_dir = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    env = {k: v for k, v in ENV.items() if k != "OMP_NUM_THREADS"}  # the job's threads come from Ray
+    try:
+        result = sweep(sweep_dir, "hydra/launcher=ray", "hydra.launcher.ray.init.num_cpus=2",
+                       f"+hydra.launcher.ray.init._temp_dir={ray_dir}", *TINY, "logger=wandb", "seed=0,1",
+                       prefix=loopback_only(), env=env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "Started a local Ray instance" in result.stderr
+        deadline = time.monotonic() + 30
+        while subprocess.run(["pgrep", "-f", str(ray_dir)], capture_output=True).returncode == 0:
+            assert time.monotonic() < deadline, "Ray's processes outlived the sweep"
+            time.sleep(0.5)
+    finally:
+        shutil.rmtree(ray_dir, ignore_errors=True)
+    infos = check_jobs(sweep_dir, [0, 1])
+    assert [info["torch_threads"] for info in infos] == [1, 1]  # hydra.launcher.ray.remote.num_cpus
+    for job in read_jobs(sweep_dir):
+        runs = list((job.path / "wandb").glob("offline-run-*/run-*.wandb"))
+        assert len(runs) == 1, f"{job.name}: one offline W&B run expected"
+        record = runs[0].read_bytes()  # RunRecord.run_group (field 6) and .display_name (field 8)
+        for field, text in ((6, sweep_dir.name), (8, job.name)):
+            assert bytes([field << 3 | 2, len(text)]) + text.encode() in record, (field, text)
+    assert report([str(sweep_dir)]) == 0
+    rows = list(csv.DictReader((sweep_dir / "report.csv").open()))
+    assert sorted((r["seed"], r["status"]) for r in rows) == [("0", "finished"), ("1", "finished")]
+
+
+def test_submitit_runs_each_job_pickled_in_its_own_process_and_resumes_inside_each_job(tmp_path):
+    sweep_dir = tmp_path / "submitit"
+    grid = [*TINY, "logger=none", "callbacks.figures=null", "seed=0,1"]
+    env = {**ENV, "OMP_NUM_THREADS": "1"}  # the two jobs run at once
+    result = sweep(sweep_dir, "hydra/launcher=submitit_local", *grid, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    check_jobs(sweep_dir, [0, 1])
+    submissions = sorted(p for p in (sweep_dir / ".submitit").iterdir() if p.name.isdigit())
+    assert len(submissions) == 2  # one submitted job per sweep job, each with its pickled call and result
+    for folder in submissions:
+        assert list(folder.glob("*_submitted.pkl")) and list(folder.glob("*_result.pkl"))
+
+    killed = read_jobs(sweep_dir)[1]
+    (killed.path / "summary.json").unlink()  # as if killed after its last checkpoint
+    kept = (read_jobs(sweep_dir)[0].path / "run_info.json").stat().st_mtime_ns
+    result = sweep(sweep_dir, "hydra/launcher=submitit_local", *grid, "resume_sweep=true", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 kept (finished), 1 resumed from their last.ckpt, 0 rerun" in result.stdout + result.stderr
+    check_jobs(sweep_dir, [0, 1])
+    assert (read_jobs(sweep_dir)[0].path / "run_info.json").stat().st_mtime_ns == kept
+    assert "resuming from its last.ckpt" in (killed.path / "train.log").read_text()
