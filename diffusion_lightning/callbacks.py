@@ -60,6 +60,8 @@ class Figures(L.Callback):
         }
         if pl_module.per_t_bits is not None:
             figures["bound_per_t"] = plotting.bound_per_t_figure(pl_module.per_t_bits)
+        if getattr(process, "schedule", None) is not None:  # a learned schedule, against where it started
+            figures["schedule"] = plotting.schedule_figure(process.schedule.initial, process.schedule.betas().detach())
         return figures
 
     def on_train_end(self, trainer: L.Trainer, pl_module) -> None:

@@ -80,3 +80,21 @@ def bound_per_t_figure(per_t: torch.Tensor) -> plt.Figure:
     ax.set_title(f"prior term L_T = {float(per_t[0]):.2g} bits", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def schedule_figure(initial: torch.Tensor, learned: torch.Tensor) -> plt.Figure:
+    """A learned schedule against the one it started from: β_t, and log SNR(t) = log(ᾱ_t/(1−ᾱ_t))."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    t = range(1, len(initial) + 1)
+    for betas, style, label in ((initial, "--", "initial"), (learned, "-", "learned")):
+        log_alpha_bar = torch.cumsum(torch.log1p(-betas.double().cpu()), 0)
+        axes[0].plot(t, betas.cpu().numpy(), style, label=label)
+        axes[1].plot(t, (log_alpha_bar - torch.log(-torch.expm1(log_alpha_bar))).numpy(), style, label=label)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel(r"$\beta_t$")
+    axes[1].set_ylabel(r"$\log\,\mathrm{SNR}(t)$")
+    for ax in axes:
+        ax.set_xlabel("t")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -36,6 +36,9 @@ class BinomialDiffusion(DiffusionProcess):
             raise ConfigError(f"prior rate π = {prior} must lie in (0, 1) or be data (the data's mean activity); "
                               "set process.prior to a value in (0, 1), e.g. process.prior=0.5")
         self.prediction, self.prior_rate = prediction, float(prior)
+        if isinstance(betas, torch.nn.Module):  # schedule=learned: its gradient needs reparameterised noise
+            raise ConfigError("schedule=learned is learned through Gaussian noise, and bit flips cannot carry its gradient; "
+                              "binomial diffusion keeps β_t = 1/(T−t+1) fixed (paper §2.4.1): use schedule=sohl_dickstein")
         b = torch.cat([torch.zeros(1, dtype=torch.float64), check_betas(torch.as_tensor(betas, dtype=torch.float64), True)])
         alpha_bar = torch.cumprod(1 - b, 0)
         self.register_buffer("betas", b.float())

@@ -10,6 +10,7 @@ log β_t, Nichol & Dhariwal 2021 Eq. 15; ``auto``: learned_range, or fixed_small
 import torch
 
 from ..errors import ConfigError
+from ..learned_schedule import LearnedSchedule
 from ..losses import LOG2, normal_kl, normal_nll
 from ..objectives import KL, MSE, Hybrid, Objective
 from ..schedules import check_betas
@@ -22,6 +23,32 @@ VARIANCES = ("fixed_small", "fixed_large", "learned", "learned_range")
 def _at(buffer: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """buffer[t], shaped to broadcast against ``like``."""
     return buffer[t].view(-1, *([1] * (like.ndim - 1)))
+
+
+def coefficients(betas: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every coefficient the process uses, indexed by t = 0..T, in float64 from β_1..β_T (differentiable in them)."""
+    b = torch.cat([torch.zeros(1, dtype=torch.float64, device=betas.device), betas])
+    alpha_bar = torch.cumprod(1 - b, 0)
+    alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64, device=betas.device), alpha_bar[:-1]])
+    # Posterior q(x_{t-1}|x_t, x_0) = N(c0·x_0 + ct·x_t, β̃_t) (Ho et al. 2020, Eq. 6-7); β̃_1 = 0 is clipped.
+    post_var = b * (1 - alpha_bar_prev) / (1 - alpha_bar).clamp_min(1e-300)
+    post_var_clipped = post_var.clone()
+    post_var_clipped[:2] = post_var[2] if len(b) > 2 else b[1]
+    beta_large = b.clone()
+    beta_large[:2] = post_var_clipped[1]
+    denom = (1 - alpha_bar).clamp_min(1e-300)
+    return {
+        "betas": b,
+        "alpha_bar": alpha_bar,
+        "sqrt_alpha_bar": alpha_bar.sqrt(),
+        "sqrt_one_minus_alpha_bar": (1 - alpha_bar).sqrt(),
+        "post_c0": b * alpha_bar_prev.sqrt() / denom,
+        "post_ct": (1 - alpha_bar_prev) * (1 - b).sqrt() / denom,
+        "log_post_var": post_var_clipped.log(),
+        "log_beta_large": beta_large.log(),
+        "eps_coef": b / (1 - alpha_bar).sqrt().clamp_min(1e-300),
+        "recip_sqrt_alpha": 1 / (1 - b).sqrt(),
+    }
 
 
 class GaussianDiffusion(DiffusionProcess):
@@ -37,31 +64,54 @@ class GaussianDiffusion(DiffusionProcess):
         check_choice("process.prediction", prediction, PREDICTIONS)
         check_choice("process.variance", variance, VARIANCES)
         self.prediction, self.variance = prediction, variance
-        b = torch.cat([torch.zeros(1, dtype=torch.float64), check_betas(torch.as_tensor(betas, dtype=torch.float64))])
-        alpha_bar = torch.cumprod(1 - b, 0)
-        alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
-        # Posterior q(x_{t-1}|x_t, x_0) = N(c0·x_0 + ct·x_t, β̃_t) (Ho et al. 2020, Eq. 6-7); β̃_1 = 0 is clipped.
-        post_var = b * (1 - alpha_bar_prev) / (1 - alpha_bar).clamp_min(1e-300)
-        post_var_clipped = post_var.clone()
-        post_var_clipped[:2] = post_var[2] if len(b) > 2 else b[1]
-        beta_large = b.clone()
-        beta_large[:2] = post_var_clipped[1]
-        denom = (1 - alpha_bar).clamp_min(1e-300)
-        buffers = {
-            "betas": b,
-            "alpha_bar": alpha_bar,
-            "sqrt_alpha_bar": alpha_bar.sqrt(),
-            "sqrt_one_minus_alpha_bar": (1 - alpha_bar).sqrt(),
-            "post_c0": b * alpha_bar_prev.sqrt() / denom,
-            "post_ct": (1 - alpha_bar_prev) * (1 - b).sqrt() / denom,
-            "log_post_var": post_var_clipped.log(),
-            "log_beta_large": beta_large.log(),
-            "eps_coef": b / (1 - alpha_bar).sqrt().clamp_min(1e-300),
-            "recip_sqrt_alpha": 1 / (1 - b).sqrt(),
-        }
-        for name, value in buffers.items():
-            self.register_buffer(name, value.float())
+        if isinstance(betas, LearnedSchedule):
+            # The coefficients become functions of the schedule's parameters: recomputed by ``refresh`` once per
+            # step (``training_losses``, ``bound``, ``sample``) and after loading, never stored in checkpoints.
+            self.schedule = betas
+            self._set_coefficients(coefficients(self.schedule.betas().detach()), persistent=False)
+            self.register_load_state_dict_post_hook(lambda module, _: module.refresh())
+        else:
+            self.schedule = None
+            self._set_coefficients(coefficients(check_betas(torch.as_tensor(betas, dtype=torch.float64))))
         self.use_loss(loss)
+
+    def _set_coefficients(self, values: dict[str, torch.Tensor], persistent: bool | None = None) -> None:
+        """Keep the coefficients as float32 buffers (registered when ``persistent`` is given, else replaced)."""
+        for name, value in values.items():
+            if persistent is None:
+                self._buffers[name] = value.float()
+            else:
+                self.register_buffer(name, value.float(), persistent=persistent)
+
+    def refresh(self) -> None:
+        """Recompute the coefficients from a learned schedule's parameters (differentiable where grad is on)."""
+        if self.schedule is not None:
+            self._set_coefficients(coefficients(self.schedule.betas()))
+
+    def training_losses(self, net, x0: torch.Tensor) -> dict[str, torch.Tensor]:
+        """As every process's; with a learned schedule its coefficients are rebuilt once for the step, so the loss
+        reaches the schedule's parameters, then kept detached for whatever reads them between steps."""
+        if self.schedule is None:
+            return super().training_losses(net, x0)
+        self.refresh()
+        try:
+            return super().training_losses(net, x0)
+        finally:
+            self._set_coefficients({k: v.detach() for k, v in self._buffers.items() if v.requires_grad})
+
+    def bound(self, net, x0: torch.Tensor, *args, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            self.refresh()
+        return super().bound(net, x0, *args, **kwargs)
+
+    bound.__doc__ = DiffusionProcess.bound.__doc__
+
+    def sample(self, net, shape: tuple[int, ...], *args, **kwargs) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        with torch.no_grad():
+            self.refresh()
+        return super().sample(net, shape, *args, **kwargs)
+
+    sample.__doc__ = DiffusionProcess.sample.__doc__
 
     def out_dim(self, dim: int) -> int:
         """Network outputs per data dimension: the mean part, and a variance part when it is learned."""
@@ -132,6 +182,11 @@ class GaussianDiffusion(DiffusionProcess):
         """Refuse a loss that would leave part of the reverse model untrained."""
         if not isinstance(loss, (KL, MSE, Hybrid)):
             raise ConfigError(f"loss={loss.name} is not known to Gaussian diffusion; choose kl, mse or hybrid")
+        if self.schedule is not None and not isinstance(loss, KL):
+            raise ConfigError(
+                f"schedule=learned is trained by the bound, and loss={loss.name}'s L_simple would drive it to destroy "
+                "the signal at once (ε is easy to predict from pure noise); use loss=kl, or a fixed schedule=linear"
+            )
         learned = self.variance in ("learned", "learned_range")
         if isinstance(loss, MSE) and learned:
             raise ConfigError(

@@ -1,0 +1,71 @@
+"""A β schedule learned with the reverse network by gradient on the bound (Sohl-Dickstein et al. 2015, §2.4.1).
+
+β_1 is fixed (small, so that the first step cannot fit the data's thickness); β_2..T follow from the log
+signal-to-noise ratio λ_t = log(ᾱ_t/(1−ᾱ_t)), kept strictly decreasing by construction:
+λ_t = λ_{t−1} − d_t with d_t = D·sigmoid(u_t) ∈ (0, D) for t = 2..T, so that ᾱ_t = sigmoid(λ_t) decreases and every
+β_t = 1 − ᾱ_t/ᾱ_{t−1} lies in (0, 1), also in float64 (D = 20 nats per step keeps β_t ≤ 1 − e^−20). Gaussian diffusion depends on the schedule only through these SNRs
+(Kingma et al. 2021), so this is the whole family, with nothing to clip. The u_t start where the ``init``
+schedule puts them; the noise of x_t is reparameterised, so the bound is differentiable in u.
+"""
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import ConfigError
+from .schedules import check_betas
+
+
+def log_snr(betas: torch.Tensor) -> torch.Tensor:
+    """λ_t = log(ᾱ_t/(1−ᾱ_t)) for t = 1..T, from β_1..β_T (float64)."""
+    log_alpha_bar = torch.cumsum(torch.log1p(-betas), 0)
+    return log_alpha_bar - torch.log(-torch.expm1(log_alpha_bar))
+
+
+def log_alpha_ratio(lam_prev: torch.Tensor, lam: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """log(ᾱ_t/ᾱ_{t−1}) = logsigmoid(λ_t) − logsigmoid(λ_{t−1}) with λ_t = λ_{t−1} − d, without cancelling: as
+    softplus(−λ_{t−1}) − softplus(−λ_t) where λ ≥ 0, and −d + softplus(λ_{t−1}) − softplus(λ_t) below."""
+    high = F.softplus(-lam_prev) - F.softplus(-lam)
+    low = -d + F.softplus(lam_prev) - F.softplus(lam)
+    return torch.where(lam_prev >= 0, high, low)
+
+
+class LearnedSchedule(nn.Module):
+    max_step = 20.0  # D: the most log-SNR one step can remove
+    """``betas()`` gives β_1..β_T (float64, differentiable in ``u``); ``initial`` holds the schedule it started
+    from. ``beta_1``: the fixed first step (default: ``init``'s own β_1)."""
+
+    def __init__(self, T: int, init: Callable[..., torch.Tensor], beta_1: float | None = None):
+        super().__init__()
+        betas = check_betas(torch.as_tensor(init(T=T), dtype=torch.float64)).clone()
+        if beta_1 is not None:
+            if not 0 < beta_1 < 1:
+                raise ConfigError(f"schedule.beta_1={beta_1} must lie in (0, 1), e.g. 1e-4")
+            betas[0] = beta_1
+        lam = log_snr(betas)
+        if T > 1 and not (lam[1:] < lam[:-1]).all():
+            raise ConfigError("the learned schedule's start loses no signal at some step; choose another "
+                              "schedule.init, or a larger schedule.beta_1")
+        self.register_buffer("initial", betas, persistent=False)
+        self.register_buffer("log_snr_1", lam[:1].clone())
+        self.u = nn.Parameter(torch.logit((lam[:-1] - lam[1:]) / self.max_step).float())
+
+    @property
+    def T(self) -> int:
+        return len(self.initial)
+
+    def log_snr(self) -> torch.Tensor:
+        """λ_1..λ_T, float64: λ_1 fixed, then decreasing by d_t."""
+        return torch.cat([self.log_snr_1, self.log_snr_1 - torch.cumsum(self.steps(), 0)])
+
+    def steps(self) -> torch.Tensor:
+        """d_t = λ_{t−1} − λ_t ∈ (0, D) for t = 2..T."""
+        return self.max_step * torch.sigmoid(self.u.double())
+
+    def betas(self) -> torch.Tensor:
+        """β_1..β_T = 1 − ᾱ_t/ᾱ_{t−1} with ᾱ_t = sigmoid(λ_t), in float64; β_1 = sigmoid(−λ_1) is the fixed one."""
+        lam = self.log_snr()
+        rest = -torch.expm1(log_alpha_ratio(lam[:-1], lam[1:], self.steps()))
+        return torch.cat([torch.sigmoid(-lam[:1]), rest])

@@ -1,0 +1,134 @@
+"""schedule=learned (paper §2.4.1): β in (0, 1) whatever the parameters, the bound exact and differentiable in them,
+coefficients rebuilt once per step, parameters checkpointed, resume exact, pairs that cannot learn β refused."""
+
+import json
+
+import pytest
+import torch
+
+from diffusion_lightning import schedules
+from diffusion_lightning.errors import ConfigError
+from diffusion_lightning.learned_schedule import LearnedSchedule, log_snr
+from diffusion_lightning.objectives import KL, MSE, Hybrid
+from diffusion_lightning.processes import BinomialDiffusion, GaussianDiffusion
+from diffusion_lightning.train import build, run
+
+from .test_resume import STEPS, CtrlCAt
+
+
+class Net(torch.nn.Module):
+    """A small reverse network that depends on x_t, so the bound depends on the schedule through it too."""
+
+    def __init__(self, T: int):
+        super().__init__()
+        self.lin = torch.nn.Linear(2, 4)
+        self.emb = torch.nn.Embedding(T + 1, 4)
+
+    def forward(self, x, t):
+        return self.lin(x) + self.emb(t)
+
+
+def test_it_starts_on_its_init_schedule_with_the_fixed_first_step():
+    s = LearnedSchedule(40, schedules.linear)
+    assert torch.allclose(s.betas(), schedules.linear(40), rtol=1e-6)
+    s = LearnedSchedule(40, schedules.cosine, beta_1=1e-6)
+    assert s.betas()[0].item() == pytest.approx(1e-6, rel=1e-9)
+    assert torch.allclose(s.betas()[1:], schedules.cosine(40)[1:], rtol=1e-6)
+
+
+@pytest.mark.parametrize("T", [2, 40, 1000])
+def test_every_beta_stays_in_0_1_and_the_snr_decreasing_whatever_the_parameters(T):
+    s = LearnedSchedule(T, schedules.linear)
+    g = torch.Generator().manual_seed(T)
+    for scale in (0.1, 3.0, 30.0):  # |u| up to ~100: more than Adam moves it in 20k steps at lr 2e-3
+        with torch.no_grad():
+            s.u.copy_(scale * torch.randn(s.u.shape, generator=g))
+        betas = s.betas()
+        assert ((betas > 0) & (betas < 1)).all()
+        assert (s.steps() > 0).all() and (torch.diff(s.log_snr()) <= 0).all()
+        assert betas[0].item() == pytest.approx(s.initial[0].item(), rel=1e-9)  # β_1 never moves
+
+
+def test_log_snr_of_the_betas_is_the_parameterisation():
+    s = LearnedSchedule(40, schedules.linear)
+    with torch.no_grad():
+        s.u.add_(0.3 * torch.randn(s.u.shape, generator=torch.Generator().manual_seed(0)))
+    assert torch.allclose(log_snr(s.betas()), s.log_snr(), atol=1e-9)
+
+
+def test_the_bound_reaches_the_parameters_once_per_step_and_is_exact():
+    torch.manual_seed(0)
+    T, x0 = 20, torch.randn(64, 2)
+    process, net = GaussianDiffusion(LearnedSchedule(T, schedules.linear)), Net(T)
+    calls = []
+    betas = process.schedule.betas
+    process.schedule.betas = lambda: calls.append(1) or betas()
+    terms = process.training_losses(net, x0)
+    terms["loss"].backward()
+    assert len(calls) == 1 and process.schedule.u.grad.abs().sum() > 0
+    assert not any(b.requires_grad for b in process.buffers())  # detached between steps
+    with torch.no_grad():
+        process.schedule.u.sub_(0.5 * process.schedule.u.grad.sign())
+    # The exact bound of the learned process is the bound of a fixed one built from its current β.
+    fixed = GaussianDiffusion(process.schedule.betas().detach())
+    a, per_t_a = process.bound(net, x0, generator=torch.Generator().manual_seed(1))
+    b, per_t_b = fixed.bound(net, x0, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(a, b) and torch.allclose(per_t_a, per_t_b)
+
+
+def test_the_parameters_are_in_the_state_dict_and_loading_them_rebuilds_the_coefficients():
+    process = GaussianDiffusion(LearnedSchedule(30, schedules.linear))
+    with torch.no_grad():
+        process.schedule.u.add_(1.0)
+    state = process.state_dict()
+    assert "schedule.u" in state and "alpha_bar" not in state  # coefficients follow from the parameters
+    fresh = GaussianDiffusion(LearnedSchedule(30, schedules.linear))
+    fresh.load_state_dict(state)
+    assert torch.equal(fresh.alpha_bar, process.alpha_bar.new_tensor(
+        torch.cumprod(1 - torch.cat([torch.zeros(1, dtype=torch.float64), process.schedule.betas().detach()]), 0)))
+
+
+@pytest.mark.parametrize("loss", [MSE(), Hybrid()])
+def test_a_loss_that_is_not_the_bound_is_refused(loss):
+    with pytest.raises(ConfigError, match="use loss=kl") as error:
+        GaussianDiffusion(LearnedSchedule(10, schedules.linear), loss=loss, variance="fixed_small"
+                          if isinstance(loss, MSE) else "learned_range")
+    assert "\n" not in str(error.value)
+    GaussianDiffusion(LearnedSchedule(10, schedules.linear), loss=KL())
+
+
+def test_binomial_diffusion_refuses_it():
+    with pytest.raises(ConfigError, match="schedule=sohl_dickstein") as error:
+        BinomialDiffusion(LearnedSchedule(10, schedules.linear), prior=0.2)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("overrides", [["loss=mse"], ["data=heartbeat"]])
+def test_the_cli_refuses_the_pairs_in_one_line(cli, overrides):
+    result = cli("debug=fast", "logger=none", "schedule=learned", *overrides)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: schedule=learned")
+
+
+def test_a_run_learns_the_schedule_draws_its_figure_and_resumes_exactly(make_cfg, tmp_path):
+    steps = [*(s for s in STEPS if s != "callbacks.figures=null"), "schedule=learned", "callbacks.figures.n_samples=64"]
+    cfg = make_cfg(*steps)
+    datamodule, module, trainer = build(cfg)
+    start = module.process.schedule.u.detach().clone()
+    trainer.callbacks.append(CtrlCAt(15))
+    with pytest.raises(SystemExit):
+        trainer.fit(module, datamodule=datamodule)
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    saved = torch.load(ckpt, weights_only=False)["state_dict"]
+    assert not torch.equal(saved["process.schedule.u"], start)  # trained, and checkpointed
+
+    resumed_dir, plain_dir = tmp_path / "resumed", tmp_path / "plain"
+    run(make_cfg(*steps, f"ckpt_path={ckpt}", f"paths.output_dir={resumed_dir}"))
+    run(make_cfg(*steps, f"paths.output_dir={plain_dir}"))
+    resumed, plain = (json.loads((d / "summary.json").read_text()) for d in (resumed_dir, plain_dir))
+    assert resumed["step"] == plain["step"] == 30
+    assert resumed["test/nll_bound_bits"] == pytest.approx(plain["test/nll_bound_bits"], abs=1e-4)
+    a = torch.load(resumed_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    b = torch.load(plain_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    assert torch.allclose(a["process.schedule.u"], b["process.schedule.u"], atol=1e-6)
+    assert (plain_dir / "figures" / "schedule.png").exists()
