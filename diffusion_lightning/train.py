@@ -113,7 +113,8 @@ def run(cfg: DictConfig) -> float | None:
 
 def task(cfg: DictConfig) -> float | None:
     """The Hydra task: ``run``, with a bad setting, bad data or divergence shown as one line and a non-zero
-    exit (``HYDRA_FULL_ERROR=1`` shows the traceback). In a sweep a failed job returns NaN and the sweep goes on."""
+    exit (``HYDRA_FULL_ERROR=1`` shows the traceback). In a sweep a failed job returns no value and the sweep goes
+    on: the Optuna sweeper records a failed trial (a NaN would stop it: optuna 2.10, which it pins, refuses NaN)."""
     if threading.current_thread() is threading.main_thread():
         sigterm_as_interrupt()
     try:
@@ -130,5 +131,5 @@ def task(cfg: DictConfig) -> float | None:
             raise
         print(f"error: {known}", file=sys.stderr)
         if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            return float("nan")
+            return None
         sys.exit(1)
