@@ -1,7 +1,8 @@
 """Launchers beyond one machine, each standing in for its cluster: a 2-job grid on a local Ray cluster bound to the
 loopback address (inside a network namespace of its own where one can be made), and through submitit's local
 executor, the code path of SLURM; each job in its own process and its own directory, the report over the sweep;
-a submitit sweep resumed, the decision taken inside each job."""
+a submitit sweep resumed, the decision taken inside each job. The Optuna sweeper: three trials in a study stored in
+SQLite, continued by a second launch whose failing trials are recorded as failed while the search goes on."""
 
 import csv
 import json
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from diffusion_lightning.report import main as report
 from diffusion_lightning.report.jobs import read_jobs
@@ -99,3 +101,30 @@ def test_submitit_runs_each_job_pickled_in_its_own_process_and_resumes_inside_ea
     check_jobs(sweep_dir, [0, 1])
     assert (read_jobs(sweep_dir)[0].path / "run_info.json").stat().st_mtime_ns == kept
     assert "resuming from its last.ckpt" in (killed.path / "train.log").read_text()
+
+
+def test_optuna_searches_in_a_stored_study_that_a_later_launch_continues_past_failing_trials(tmp_path):
+    import optuna
+
+    storage = f"sqlite:///{tmp_path}/study.db"
+    search = ["hydra/sweeper=optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.sampler.seed=0",
+              f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=lr", *TINY, "logger=none",
+              "callbacks.figures=null", "optimizer.lr=tag(log, interval(1e-4, 1e-2))"]
+    env = {**ENV, "OMP_NUM_THREADS": "1"}
+    result = sweep(tmp_path / "first", *search, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name="lr", storage=storage).trials
+    values = [trial.value for trial in trials]
+    assert len(values) == 3 and all(v is not None and v == v and abs(v) < float("inf") for v in values)
+    jobs = read_jobs(tmp_path / "first")
+    assert [job.value("val/nll_bound_bits") for job in jobs] == pytest.approx(values)
+    best = OmegaConf.load(tmp_path / "first" / "optimization_results.yaml")
+    assert best.best_value == min(values)
+    assert best.best_params["optimizer.lr"] == trials[values.index(min(values))].params["optimizer.lr"]
+
+    result = sweep(tmp_path / "more", *search, "hydra.sweeper.n_trials=2", "data.noise=-1", env=env)  # both fail
+    assert result.returncode == 1 and "2 job(s) of the sweep" in result.stderr
+    assert len(read_jobs(tmp_path / "more")) == 2  # the second trial ran after the first failed
+    trials = optuna.load_study(study_name="lr", storage=storage).trials
+    assert [trial.state.name for trial in trials] == ["COMPLETE"] * 3 + ["FAIL"] * 2
+    assert OmegaConf.load(tmp_path / "more" / "optimization_results.yaml").best_value == min(values)
