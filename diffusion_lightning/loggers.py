@@ -2,12 +2,14 @@
 training (a logger that cannot start stops the run with one line), and finished after it."""
 
 import hashlib
+import math
 import netrc
 import os
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import ConfigError
@@ -82,8 +84,14 @@ def start_loggers(loggers: list, cfg: DictConfig) -> None:
                               "offline with logger.wandb.offline=true (the default)") from error
 
 
-def finish_loggers(cfg: DictConfig) -> None:
-    """End this job's W&B run, so that the next job of a sweep starts its own."""
+def finish_loggers(cfg: DictConfig, loggers: list, summary: dict) -> None:
+    """Hand the run's config with its final metrics to TensorBoard (its HParams dashboard then shows a sweep as a
+    table and parallel coordinates), and end this job's W&B run, so that the next job of a sweep starts its own."""
+    metrics = {k: v for k, v in summary.items() if "/" in k and isinstance(v, float) and math.isfinite(v)}
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger) and metrics:
+            logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True), metrics=metrics)
+            logger.save()
     if cfg.get("logger") and "wandb" in cfg.logger:
         import wandb
 

@@ -53,8 +53,8 @@ class DiffusionModule(L.LightningModule):
         """One optimizer step per batch in ``batches`` ([steps, batch_size, ...]), up to ``max_steps``."""
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
         for x0 in batches:
-            if 0 <= self.trainer.max_steps <= self.global_step:
-                return
+            if self._last_step_done():
+                break
             loss = self._loss(x0)
             optimizer.zero_grad()
             self.manual_backward(loss)
@@ -62,6 +62,11 @@ class DiffusionModule(L.LightningModule):
             if scheduler is not None:
                 scheduler.step()
             self._update_ema()
+        if self._last_step_done():
+            self.trainer.should_stop = True  # Lightning validates a run that stops: every run ends validated
+
+    def _last_step_done(self) -> bool:
+        return 0 <= self.trainer.max_steps <= self.global_step
 
     def on_before_optimizer_step(self, optimizer) -> None:
         """Clip here: a mixed-precision plugin has unscaled the gradients by now (in manual optimization too)."""

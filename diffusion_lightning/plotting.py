@@ -26,7 +26,7 @@ def frames_figure(frames: dict[int, torch.Tensor], kind: str, symbol: str) -> pl
     steps = sorted(frames)
     fig, axes = plt.subplots(1, len(steps), figsize=(1.8 * len(steps), 2.2), squeeze=False)
     for ax, t in zip(axes[0], steps):
-        _panel(ax, frames[t], kind, f"{symbol}(x_{{{t}}})")
+        _panel(ax, frames[t], kind, f"${symbol}(x_{{{t}}})$")  # mathtext: q(x₁₀)
     fig.tight_layout()
     return fig
 
@@ -75,9 +75,9 @@ def bound_per_t_figure(per_t: torch.Tensor) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(range(1, len(per_t)), per_t[1:].numpy(), lw=1)
     ax.set_xlabel("t")
-    ax.set_ylabel("L_{t-1} (bits)")
+    ax.set_ylabel("$L_{t-1}$ (bits)")
     ax.set_yscale("symlog", linthresh=1e-3)
-    ax.set_title(f"prior term L_T = {float(per_t[0]):.2g} bits", fontsize=9)
+    ax.set_title(f"prior term $L_T$ = {float(per_t[0]):.2g} bits", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -106,7 +106,7 @@ def run(cfg: DictConfig) -> float | None:
                 metrics["true_nll_bits"] = metrics["test/true_nll_bits"]
             summary.update(metrics, wall_time_s=round(time.time() - start, 2), step=trainer.global_step if trainer else 0)
             write_results(out, summary, module)
-        finish_loggers(cfg)
+        finish_loggers(cfg, trainer.loggers if trainer and first_rank else [], summary)
         ddp.end_launch(launch_state)
     return summary.get(cfg.get("optimized_metric"))
 

@@ -92,6 +92,14 @@ def test_heartbeat_paper_follows_the_paper(make_cfg):
     assert make_cfg("experiment=heartbeat_paper", "optimizer=sgd", "optimizer.lr=0.5").optimizer.lr == 0.5
 
 
+def test_a_small_file_and_a_small_split_train(make_cfg, tmp_path):
+    """Fewer training rows than a batch: drawn with replacement, no flag needed (the user's file has 30 lines)."""
+    rows = ["".join("1" if i % 4 == phase else "0" for i in range(8)) for phase in range(4)]
+    (tmp_path / "train.txt").write_text("\n".join(rows[:3]) + "\n")
+    train(make_cfg, tmp_path, "data=heartbeat", f"data.train_file={tmp_path / 'train.txt'}", "data.period=null")
+    train(make_cfg, tmp_path, "data.n_train=100", "data.batch_size=512")
+
+
 @pytest.mark.parametrize("overrides,message", [
     (["loss=mse", "process.variance=learned_range"], "loss=mse trains only the mean"),
     (["process=binomial"], "process=binomial needs binary data"),
@@ -99,7 +107,7 @@ def test_heartbeat_paper_follows_the_paper(make_cfg):
     (["data=heartbeat", "model=heartbeat_paper", "loss=hybrid"], "needs process.prediction=x0"),
     (["process=gaussian", "data=heartbeat"], "process=gaussian needs continuous data"),
     (["T=0"], "T=0 must be a whole number"),
-    (["data.batch_size=5000", "data.n_train=1000"], "larger than the training split"),
+    (["data.batch_size=0"], "data.batch_size=0 must be ≥ 1"),
     (["steps_per_batch=0"], "steps_per_batch=0 must be a whole number ≥ 1"),
     (["trainer.val_check_interval=0.5"], "trainer.val_check_interval=0.5 must be a whole number of optimizer steps"),
     (["+trainer.accumulate_grad_batches=2"], "accumulate_grad_batches is not supported"),

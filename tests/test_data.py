@@ -57,6 +57,17 @@ def test_training_stream_starts_at_the_restored_step_and_stacks_consecutive_step
         assert all(item[j].equal(plain.batch(k + j)) for j in range(5))
 
 
+def test_a_split_smaller_than_a_batch_is_drawn_with_replacement_step_by_step():
+    data = torch.arange(6.0)[:, None]
+    plain = TrainingBatches(data, 256, seed=3)
+    batch = plain.batch(4)
+    assert batch.shape == (256, 1) and set(batch.flatten().tolist()) == set(range(6))  # every row, many times
+    assert batch.equal(TrainingBatches(data, 256, seed=3).batch(4)) and not batch.equal(plain.batch(5))
+    item = next(iter(TrainingBatches(data, 256, seed=3, steps=5, step=lambda: 2)))  # stacking and resuming agree
+    assert all(item[j].equal(plain.batch(2 + j)) for j in range(5))
+    assert not TrainingBatches(data, 256, seed=3, rank=1, world_size=2).batch(4).equal(batch)  # each rank its own
+
+
 def test_generated_heartbeats_follow_the_paper():
     dm = HeartbeatDataModule(length=20, period=5)
     dm.setup()

@@ -31,7 +31,7 @@ def assert_one_line_error(result, *fragments):
     (["T=0"], ["T=0", "≥ 1"]),
     (["optimizer.lr=-1"], ["optimizer.lr=-1", "> 0"]),
     (["schedule.beta_end=1.5"], ["outside (0, 1)", "schedule.beta_start/beta_end"]),
-    (["data.batch_size=4096"], ["data.batch_size=4096", "larger than the training split"]),
+    (["data.batch_size=0"], ["data.batch_size=0", "≥ 1"]),
     (["process=binomial"], ["process=binomial needs binary data"]),
 ])
 def test_bad_setting_is_one_line(cli, overrides, fragments):

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from diffusion_lightning.loggers import configuration_name
 from diffusion_lightning.report import main as report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,8 +66,43 @@ def test_each_job_is_its_own_wandb_run_grouped_by_sweep_and_named_by_job(grid):
         assert len(runs) == 1, f"{job.name}: one offline W&B run expected"
         record = runs[0].read_bytes()
         # RunRecord.run_group (field 6) and .display_name (field 8), as protobuf writes short strings
-        for field, text in ((6, grid.name), (8, job.name)):
+        # .job_type (field 7): the configuration, the overrides without the seed, the same for every seed
+        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
+        for field, text in ((6, grid.name), (7, configuration_name(overrides)), (8, job.name)):
             assert bytes([field << 3 | 2, len(text)]) + text.encode() in record, (field, text)
+
+
+def test_the_seeds_of_one_configuration_share_its_name():
+    assert configuration_name(["loss=kl", "seed=0"]) == configuration_name(["seed=1", "loss=kl"]) == "loss=kl"
+    assert configuration_name(["seed=2"]) == "default"
+    long = [f"key{i}=value{i}" for i in range(20)]
+    assert len(configuration_name(long)) == 64 and configuration_name(long) != configuration_name(long[:-1])
+
+
+def test_tensorboard_gets_each_jobs_config_with_its_final_metrics(tmp_path):
+    """``tensorboard --logdir <sweep>``: the HParams dashboard reads, from each job's event file, the session's
+    hyperparameters and the metrics to compare them by."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    sweep_dir = tmp_path / "tb"
+    result = sweep(sweep_dir, *TINY, "logger=tensorboard", "callbacks.figures=null", "schedule=linear,cosine")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for job in job_dirs(sweep_dir):
+        hparams, metrics = {}, set()
+        for path in (job / "tensorboard").glob("events.out.tfevents.*"):
+            for event in EventFileLoader(str(path)).Load():
+                for value in event.summary.value:
+                    if value.metadata.plugin_data.plugin_name != "hparams":
+                        continue
+                    data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                    if data.HasField("session_start_info"):
+                        hparams = dict(data.session_start_info.hparams)
+                    if data.HasField("experiment"):
+                        metrics = {m.name.tag for m in data.experiment.metric_infos}
+        assert json.loads((job / "summary.json").read_text())["status"] == "finished"
+        assert hparams["schedule/_target_"].string_value.endswith("." + job.name.rsplit("=", 1)[1])
+        assert {"val/nll_bound_bits", "test/nll_bound_bits"} <= metrics, (job.name, metrics)
 
 
 def test_the_report_over_the_grid_has_one_row_per_job(grid, capsys):
@@ -128,7 +165,7 @@ def test_every_job_of_every_preset_composes(preset, make_cfg):
     for job in jobs:
         cfg = make_cfg(f"sweep={preset}", *job)
         assert cfg.sweep_name == preset
-        assert (cfg.process.name == "binomial") == preset.startswith("heartbeat")
+        assert cfg.process._target_.endswith("BinomialDiffusion") == preset.startswith("heartbeat")
 
 
 def test_a_preset_is_narrowed_from_the_command_line(make_cfg):

@@ -44,3 +44,14 @@ def test_loggers_see_optimizer_steps(make_cfg, tmp_path):
     val = [int(r["step"]) for r in rows if r.get("val/nll_bound_bits")]
     assert train == [0, 5, 10, 15] and val == [10, 20]
     assert json.loads((tmp_path / "summary.json").read_text())["step"] == 20
+
+
+def test_a_run_shorter_than_a_validation_interval_ends_validated(make_cfg, tmp_path):
+    """max_steps=15 with validation every 10: validated at 10 and at the last step, with best.ckpt, and the task
+    returns the validation bound (an HPO sweeper's objective); a run ending on an interval validates once there."""
+    cfg = make_cfg(*STEPS, "logger=none", "trainer.max_steps=15", "trainer.val_check_interval=10")
+    assert run(cfg) == json.loads((tmp_path / "summary.json").read_text())["val/nll_bound_bits"]
+    assert [v["step"] for v in json.loads((tmp_path / "curves.json").read_text())["val"]] == [10, 15]
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    run(make_cfg(*STEPS, "logger=none", "trainer.max_steps=20", f"paths.output_dir={tmp_path / 'even'}"))
+    assert [v["step"] for v in json.loads((tmp_path / "even" / "curves.json").read_text())["val"]] == [10, 20]

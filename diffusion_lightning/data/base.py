@@ -30,10 +30,6 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.splits:
             return
         self.splits = self.make_splits()
-        n_train = len(self.splits["train"])
-        if self.batch_size > n_train:
-            raise ConfigError(f"data.batch_size={self.batch_size} is larger than the training split ({n_train} "
-                             "examples); lower data.batch_size or give more training data")
 
     def train_dataloader(self) -> TrainingBatches:
         """Shuffled batches, ``steps_per_batch`` at a time, positioned by the trainer's global step; under DDP each

@@ -31,20 +31,26 @@ class TrainingBatches:
     one call of ``training_step`` runs them all, which spreads Lightning's cost per call over several steps.
 
     Under data parallelism each rank takes every ``world_size``-th example of the shared permutation.
+
+    A split smaller than a batch (a small file: 30 lines, batches of 256) is drawn with replacement instead, batch k
+    from a generator seeded by (seed, rank, k): a training example is an (x_0, t, noise) triple, so repeating rows
+    of x_0 within a batch is exactly the objective, and each step's batch still depends on its step alone.
     """
 
     def __init__(self, data: torch.Tensor, batch_size: int, seed: int = 0, steps: int = 1, rank: int = 0,
                  world_size: int = 1, step: Callable[[], int] | None = None):
         self.data, self.batch_size, self.seed, self.steps = data, batch_size, seed, steps
         self.rank, self.world_size, self.step = rank, world_size, step
-        self.per_pass = len(data) // world_size // batch_size  # the same on every rank
-        if self.per_pass == 0:
-            raise ConfigError(f"data.batch_size={batch_size} is larger than each of the {world_size} ranks' share of "
-                              f"the training split ({len(data)} examples); lower data.batch_size")
+        if len(data) == 0:
+            raise ConfigError("the training split is empty; give at least one training example")
+        self.per_pass = len(data) // world_size // batch_size  # the same on every rank; 0: draw with replacement
         self._pass: tuple[int, torch.Tensor] | None = None
 
     def batch(self, k: int) -> torch.Tensor:
         """The batch of optimizer step ``k`` (on this rank)."""
+        if self.per_pass == 0:
+            generator = torch.Generator().manual_seed((self.seed * 100_003 + self.rank) * 1_000_003 + k)
+            return self.data[torch.randint(len(self.data), (self.batch_size,), generator=generator)]
         p, i = divmod(k, self.per_pass)
         if self._pass is None or self._pass[0] != p:
             order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.seed * 100_003 + p))

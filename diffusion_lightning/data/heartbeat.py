@@ -48,14 +48,14 @@ def infer_period(x: torch.Tensor) -> int | None:
 
 
 class HeartbeatDataModule(InMemoryDataModule):
-    """Generated sequences (``length``, ``period``, split sizes ``n_*``), or sequences from files; ``repeat`` tiles
-    a file's training rows so that a batch can be larger than a small file (the objective is unchanged)."""
+    """Generated sequences (``length``, ``period``, split sizes ``n_*``), or sequences from files (any number of
+    lines: a file smaller than a batch is drawn with replacement, see ``TrainingBatches``)."""
 
     kind = "binary"
 
     def __init__(self, length: int = 20, period: int | None = 5, n_train: int = 10_000, n_val: int = 500,
                  n_test: int = 2000, train_file: str | None = None, val_file: str | None = None,
-                 test_file: str | None = None, repeat: int = 1, batch_size: int = 256, eval_batch_size: int = 2000,
+                 test_file: str | None = None, batch_size: int = 256, eval_batch_size: int = 2000,
                  seed: int = 0):
         super().__init__(batch_size, eval_batch_size, seed)
         self.files = {"train": train_file, "val": val_file, "test": test_file}
@@ -63,9 +63,7 @@ class HeartbeatDataModule(InMemoryDataModule):
             raise ConfigError("data.val_file/test_file need data.train_file too")
         if train_file is None and (period is None or not 1 <= period <= length):
             raise ConfigError(f"data.period={period} must lie between 1 and data.length={length}")
-        if repeat < 1:
-            raise ConfigError(f"data.repeat={repeat} must be ≥ 1")
-        self.length, self.period, self.repeat = length, period, repeat
+        self.length, self.period = length, period
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
 
     def make_splits(self) -> dict[str, torch.Tensor]:
@@ -73,7 +71,7 @@ class HeartbeatDataModule(InMemoryDataModule):
             patterns = heartbeats(self.length, self.period)
             g = torch.Generator().manual_seed(self.seed)
             return {s: patterns[torch.randint(self.period, (n,), generator=g)] for s, n in self.sizes.items()}
-        splits = {"train": read_sequences(self.files["train"], "data.train_file").repeat(self.repeat, 1)}
+        splits = {"train": read_sequences(self.files["train"], "data.train_file")}
         splits["val"] = read_sequences(self.files["val"], "data.val_file") if self.files["val"] else splits["train"]
         splits["test"] = read_sequences(self.files["test"], "data.test_file") if self.files["test"] else splits["val"]
         width = splits["train"].shape[1]
