@@ -48,6 +48,18 @@ def cosine(T: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
     return (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=max_beta)
 
 
+def log_snr_linear(T: int, log_snr_start: float = 9.2, log_snr_end: float = -9.2) -> torch.Tensor:
+    """log SNR(t) = log(ᾱ_t/(1−ᾱ_t)) evenly spaced from log_snr_start at t = 1 to log_snr_end at t = T (VDM's linear
+    γ, Kingma et al. 2021), β_t = 1 − ᾱ_t/ᾱ_{t−1}: every step removes as much log-SNR. β_1 = sigmoid(−log_snr_start)
+    (9.2: β_1 ≈ 1e-4; 13.8: 1e-6)."""
+    if not log_snr_end < log_snr_start:
+        raise ConfigError(f"schedule.log_snr_end={log_snr_end} must be below schedule.log_snr_start={log_snr_start}")
+    lam = torch.linspace(log_snr_start, log_snr_end, T, dtype=torch.float64) if T > 1 else torch.tensor(
+        [float(log_snr_start)], dtype=torch.float64)
+    log_alpha_bar = torch.nn.functional.pad(torch.nn.functional.logsigmoid(lam), (1, 0))
+    return -torch.expm1(log_alpha_bar[1:] - log_alpha_bar[:-1])
+
+
 def sohl_dickstein(T: int) -> torch.Tensor:
     """β_t = 1/(T − t + 1): binomial diffusion keeps exactly (T − t)/T of the signal after t steps,
     and x_T is exactly the prior (Sohl-Dickstein et al. 2015, Appendix D.1.2)."""

@@ -132,3 +132,25 @@ def test_a_run_learns_the_schedule_draws_its_figure_and_resumes_exactly(make_cfg
     b = torch.load(plain_dir / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     assert torch.allclose(a["process.schedule.u"], b["process.schedule.u"], atol=1e-6)
     assert (plain_dir / "figures" / "schedule.png").exists()
+
+
+def test_log_snr_linear_spaces_the_log_snr_evenly():
+    betas = schedules.log_snr_linear(40, 13.8, -9.0)
+    schedules.check_betas(betas)
+    lam = log_snr(betas)
+    assert lam[0].item() == pytest.approx(13.8) and lam[-1].item() == pytest.approx(-9.0)
+    assert torch.allclose(torch.diff(lam), torch.full((39,), -22.8 / 39, dtype=torch.float64))
+    with pytest.raises(ConfigError, match="log_snr_end"):
+        schedules.log_snr_linear(10, -1.0, 1.0)
+
+
+def test_the_paper_preset_and_the_gap_sweep_compose(make_cfg):
+    from hydra.utils import instantiate
+
+    cfg = make_cfg("experiment=swissroll_paper")
+    assert cfg.T == 40 and cfg.data.noise == 0.02
+    schedule = instantiate(cfg.schedule)(T=cfg.T)
+    assert schedule.betas()[0].item() == pytest.approx(1e-6, rel=0.05)
+    assert (1 - schedule.betas()).prod().item() < 1e-3
+    cfg = make_cfg("sweep=swissroll_gap")
+    assert cfg.sweep_name == "swissroll_gap" and cfg.trainer.max_steps == 5000
