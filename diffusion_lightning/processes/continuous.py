@@ -51,8 +51,8 @@ class LogSNRSchedule(nn.Module):
 
     def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """γ(t) and γ'(t) for t in [0, 1]."""
-        g0, g1 = self.ends()
-        return g0 + (g1 - g0) * t, (g1 - g0).expand_as(t)
+        slope = F.softplus(self.width)
+        return self.gamma_0 + slope * t, slope.expand_as(t)
 
     def _betas(self, g0: torch.Tensor, g1: torch.Tensor) -> torch.Tensor:
         gamma = g0.double() + (g1.double() - g0.double()) * torch.arange(1, self.steps + 1, dtype=torch.float64) / self.steps
@@ -151,12 +151,16 @@ class ContinuousGaussianDiffusion(DiffusionProcess):
 
     def diffusion_term(self, net: nn.Module, x0: torch.Tensor, t: torch.Tensor,
                        generator: torch.Generator | None = None) -> torch.Tensor:
-        """½·γ'(t)·‖ε − ε̂(z_t, t)‖² in nats per point at the times ``t`` (one ε each): unbiased for the diffusion
-        term when t ~ U(0, 1)."""
+        """½·γ'(t)·(‖ε − ε̂(z_t, t)‖² − α_t⁴·(‖ε‖² − d)) in nats per point at the times ``t`` (one ε each): unbiased
+        for the diffusion term when t ~ U(0, 1). The control variate ‖ε‖² − d has mean zero; its weight α_t⁴ (the
+        best one for Gaussian data) → 1 where the noise is too small to be predicted and ε̂ ≈ 0, which removes the
+        χ²-spread of ‖ε‖² there: 2 bits per point for N(0, I) data with γ_0 = −13.3, without it."""
         eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
         alpha, sigma, dgamma = self.alpha_sigma(t, x0)
         eps_hat = self.predict_eps(net, alpha * x0 + sigma * eps, t)
-        return 0.5 * dgamma * (eps - eps_hat).pow(2).flatten(1).sum(1)
+        weight = alpha.detach().flatten(1)[:, 0] ** 4
+        sq = eps.pow(2).flatten(1).sum(1)
+        return 0.5 * dgamma * ((eps - eps_hat).pow(2).flatten(1).sum(1) - weight * (sq - x0[0].numel()))
 
     def training_losses(self, net: nn.Module, x0: torch.Tensor) -> dict[str, torch.Tensor]:
         """L_prior + L_decoder + the diffusion term at low-discrepancy t (VDM: t_i = (u + i/n) mod 1, one u per
