@@ -170,3 +170,15 @@ def test_a_run_trains_the_end_points_draws_its_figures_and_resumes_exactly(make_
         assert (plain_dir / "figures" / f"{name}.png").exists()
     per_t = json.loads((plain_dir / "bound_per_t.json").read_text())
     assert len(per_t["bits"]) == 21
+
+
+@pytest.mark.parametrize("model", ["mlp", "per_step", "slides"])
+def test_every_network_takes_continuous_time(make_cfg, model):
+    """The networks are told t·T: a float, embedded as it is, or held by the step above it in per-step layers."""
+    _, module, _ = build(make_cfg(*STEPS, f"model={model}"))
+    p, net = module.process, module.net
+    x0 = torch.randn(16, 2)
+    assert torch.isfinite(p.training_losses(net, x0)["loss"])
+    bits, _ = p.bound(net, x0)
+    x, frames = p.sample(net, (8, 2), record=(p.T,))
+    assert torch.isfinite(bits).all() and x.shape == (8, 2) and set(frames) == {0, p.T}

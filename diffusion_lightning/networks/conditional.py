@@ -15,6 +15,7 @@ class ConditionalLinear(nn.Module):
         nn.init.uniform_(self.gain.weight)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = t.ceil().long() if t.is_floating_point() else t  # a continuous time t·T is held by the step above it
         return self.gain(t) * self.lin(x)
 
 

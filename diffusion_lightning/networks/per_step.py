@@ -15,5 +15,6 @@ class PerStepReadout(nn.Module):
         self.bias = nn.Parameter(torch.zeros(T + 1, out_dim))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = t.ceil().long() if t.is_floating_point() else t  # a continuous time t·T is held by the step above it
         h = self.body(x.flatten(1))
         return torch.bmm(h.unsqueeze(1), self.weight[t]).squeeze(1) + self.bias[t]
