@@ -182,3 +182,18 @@ def test_every_network_takes_continuous_time(make_cfg, model):
     bits, _ = p.bound(net, x0)
     x, frames = p.sample(net, (8, 2), record=(p.T,))
     assert torch.isfinite(bits).all() and x.shape == (8, 2) and set(frames) == {0, p.T}
+
+
+def test_a_sweep_against_the_discrete_process_is_reported_with_w_and_b(tmp_path, capsys):
+    """`-m process=gaussian,gaussian_continuous` logged to W&B offline: one finished job each, and one report row each."""
+    from diffusion_lightning.report import main as report
+
+    from .test_sweeps import TINY, job_dirs, sweep
+
+    sweep_dir = tmp_path / "grid"
+    result = sweep(sweep_dir, *TINY, "logger=wandb", "process=gaussian,gaussian_continuous")
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = job_dirs(sweep_dir)
+    assert len(jobs) == 2 and all((job / "wandb").is_dir() and (job / "figures" / "samples.png").is_file() for job in jobs)
+    assert report([str(sweep_dir)]) == 0
+    assert capsys.readouterr().out.count("| finished |") == 2
