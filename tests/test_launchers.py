@@ -6,6 +6,7 @@ SQLite, continued by a second launch whose failing trials are recorded as failed
 
 import csv
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from diffusion_lightning.report import main as report
@@ -32,13 +34,13 @@ def loopback_only() -> list[str]:
     prefix = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
     if not (shutil.which("unshare") and shutil.which("ip")):
         return []
-    return prefix if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0 else []
+    return prefix if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode == 0 else []
 
 
 def sweep(sweep_dir: Path, *overrides: str, prefix: list[str] = (), env: dict | None = None):
     return subprocess.run([*prefix, sys.executable, str(ROOT / "train.py"), "-m", f"hydra.sweep.dir={sweep_dir}",
                            *overrides], cwd=sweep_dir.parent, capture_output=True, text=True, timeout=600,
-                          env=env or ENV)
+                          check=False, env=env or ENV)
 
 
 def check_jobs(sweep_dir: Path, seeds: list[int]) -> list[dict]:
@@ -62,7 +64,7 @@ def test_ray_runs_each_job_as_a_task_with_its_cpus_directory_wandb_run_and_summa
         assert result.returncode == 0, result.stderr[-3000:]
         assert "Started a local Ray instance" in result.stderr
         deadline = time.monotonic() + 30
-        while subprocess.run(["pgrep", "-f", str(ray_dir)], capture_output=True).returncode == 0:
+        while subprocess.run(["pgrep", "-f", str(ray_dir)], capture_output=True, check=False).returncode == 0:
             assert time.monotonic() < deadline, "Ray's processes outlived the sweep"
             time.sleep(0.5)
     finally:
@@ -103,6 +105,21 @@ def test_submitit_runs_each_job_pickled_in_its_own_process_and_resumes_inside_ea
     assert "resuming from its last.ckpt" in (killed.path / "train.log").read_text()
 
 
+def test_slurm_arrays_are_limited_and_a_job_near_its_time_limit_is_sent_sigterm(tmp_path):
+    """The sbatch options that submitit writes from conf/hydra/launcher/slurm.yaml (no cluster needed): SIGTERM,
+    which stops a job with a last.ckpt for resume_sweep=true, instead of submitit's USR2, which fails it."""
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        overrides = ["hydra/launcher=slurm", "hydra.launcher.array_parallelism=4", "hydra.launcher.gpus_per_node=1"]
+        launcher = compose("train", overrides=overrides, return_hydra_config=True).hydra.launcher
+    text = _make_sbatch_string(command="python -c pass", folder=tmp_path, map_count=8,
+                               gpus_per_node=launcher.gpus_per_node, array_parallelism=launcher.array_parallelism,
+                               signal_delay_s=launcher.signal_delay_s,
+                               additional_parameters=OmegaConf.to_container(launcher.additional_parameters))
+    assert {"#SBATCH --array=0-7%4", "#SBATCH --gpus-per-node=1", "#SBATCH --signal=TERM@120"} <= set(text.splitlines())
+
+
 def test_optuna_searches_in_a_stored_study_that_a_later_launch_continues_past_failing_trials(tmp_path):
     import optuna
 
@@ -115,7 +132,7 @@ def test_optuna_searches_in_a_stored_study_that_a_later_launch_continues_past_fa
     assert result.returncode == 0, result.stderr[-3000:]
     trials = optuna.load_study(study_name="lr", storage=storage).trials
     values = [trial.value for trial in trials]
-    assert len(values) == 3 and all(v is not None and v == v and abs(v) < float("inf") for v in values)
+    assert len(values) == 3 and all(v is not None and math.isfinite(v) for v in values)
     jobs = read_jobs(tmp_path / "first")
     assert [job.value("val/nll_bound_bits") for job in jobs] == pytest.approx(values)
     best = OmegaConf.load(tmp_path / "first" / "optimization_results.yaml")
