@@ -19,7 +19,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from .report.jobs import Job, read_job, read_jobs, read_json
+from .report.jobs import Job, expand_grid, read_job, read_jobs, read_json
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,9 @@ def without_key(overrides) -> list[str]:
 def grid(config: DictConfig) -> list[list[str]] | None:
     """The jobs that Hydra's basic sweeper launches for ``config`` (a launch's config, or a sweep's multirun.yaml),
     in job-number order; None for another sweeper."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
-        return None
-    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
-    overrides = OverridesParser.create().parse_overrides(params + list(config.hydra.overrides.task))
-    return [without_key(job) for batch in BasicSweeper.split_arguments(overrides, None) for job in batch]
+    jobs = expand_grid(OmegaConf.to_container(config.hydra.sweeper, resolve=False),
+                       list(config.hydra.overrides.task))
+    return None if jobs is None else [without_key(job) for job in jobs]
 
 
 def refusal(sweep_dir: Path, jobs: list[list[str]] | None) -> str | None:

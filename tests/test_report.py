@@ -99,7 +99,8 @@ def test_a_killed_job_is_interrupted_with_the_step_of_its_last_checkpoint(tmp_pa
     (job / "run_info.json").write_text("{}")
     assert (read_job(job).status, read_job(job).note) == ("interrupted", "killed")
     (job / "checkpoints").mkdir()
-    torch.save({"global_step": 700, "state_dict": {"w": torch.zeros(3)}, "hyper_parameters": {"lr": 0.1}},
+    state = torch.nn.Linear(2, 2).state_dict()  # an OrderedDict with attributes, as Lightning's checkpoints hold
+    torch.save({"global_step": 700, "state_dict": state, "hyper_parameters": {"lr": 0.1}},
                job / "checkpoints" / "last.ckpt")
     assert read_job(job).note == "killed: no summary.json, last.ckpt at step 700"
     (job / "checkpoints" / "last.ckpt").write_text("half-written")

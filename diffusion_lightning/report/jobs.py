@@ -115,13 +115,17 @@ class _Stub:
     def extend(self, items): ...
 
 
+class _Dict(dict):
+    """An OrderedDict of the checkpoint (torch gives state dicts attributes, e.g. ``_metadata``)."""
+
+
 class _Skeleton(pickle.Unpickler):
     """Unpickles a torch checkpoint's ``data.pkl`` into its dicts, lists and numbers, every other object a
     ``_Stub``: no code of the file's classes runs, and no tensor storage is read."""
 
     def find_class(self, module: str, name: str):
         if (module, name) == ("collections", "OrderedDict"):
-            return dict
+            return _Dict
         return type(name, (_Stub,), {})
 
     def persistent_load(self, pid):
@@ -152,24 +156,30 @@ def read_job(job_dir: Path) -> Job:
 
 
 def grid_overrides(sweep_dir: Path) -> list[list[str]]:
-    """Every job of the grid that ``multirun.yaml`` describes, in job-number order, as Hydra's basic sweeper
-    expands it (the product of the swept values, a later override of a key replacing an earlier one); empty for
-    other sweepers (e.g. Optuna), whose jobs are known only once they ran."""
+    """Every job of the grid that ``multirun.yaml`` describes, in job-number order; empty for other sweepers (e.g.
+    Optuna), whose jobs are known only once they ran."""
     path = sweep_dir / "multirun.yaml"
     hydra = yaml.safe_load(path.read_text()).get("hydra", {}) if path.is_file() else {}
-    sweeper = hydra.get("sweeper") or {}
+    return expand_grid(hydra.get("sweeper") or {}, (hydra.get("overrides") or {}).get("task") or []) or []
+
+
+def expand_grid(sweeper: dict, task: list[str]) -> list[list[str]] | None:
+    """The jobs Hydra's basic sweeper launches for its config ``sweeper`` (``params``) and the command line's
+    overrides ``task``, in job-number order, as it expands them: the product of the swept values, in the order the
+    keys come, a later override of a key replacing an earlier one. None for another sweeper, or a grid that is not
+    a plain list of values."""
     if not str(sweeper.get("_target_", "")).endswith("BasicSweeper"):
-        return []
+        return None
     params = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
     try:
-        overrides = OverridesParser.create().parse_overrides(params + hydra["overrides"]["task"])
+        overrides = OverridesParser.create().parse_overrides(params + list(task))
     except HydraException:
-        return []
+        return None
     choices = {}
     for o in overrides:
         key = o.get_key_element()
         if o.is_sweep_override() and not o.is_discrete_sweep():
-            return []
+            return None
         choices[key] = ([f"{key}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
                         else [f"{key}={o.get_value_element_as_str()}"])
     return [list(job) for job in itertools.product(*choices.values())]
