@@ -6,12 +6,15 @@ signal-to-noise ratio λ_t = log(ᾱ_t/(1−ᾱ_t)), kept strictly decreasing by
 β_t = 1 − ᾱ_t/ᾱ_{t−1} lies in (0, 1), also in float64 (D = 20 nats per step keeps β_t ≤ 1 − e^−20). Gaussian diffusion depends on the schedule only through these SNRs
 (Kingma et al. 2021), so this is the whole family, with nothing to clip. The u_t start where the ``init``
 schedule puts them; the noise of x_t is reparameterised, so the bound is differentiable in u.
+
+``learn_log_snr_end=false`` keeps λ_T (so ᾱ_T and the prior term) where ``init`` puts it and learns only how the
+steps share the drop λ_1 − λ_T: d_t = (λ_1 − λ_T)·softmax(u)_t. A network that is still poor early in training pulls a
+free end point up (the bound then prefers to keep signal at T); on a thin roll it never came back (README).
 """
 
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .errors import ConfigError
@@ -24,20 +27,13 @@ def log_snr(betas: torch.Tensor) -> torch.Tensor:
     return log_alpha_bar - torch.log(-torch.expm1(log_alpha_bar))
 
 
-def log_alpha_ratio(lam_prev: torch.Tensor, lam: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    """log(ᾱ_t/ᾱ_{t−1}) = logsigmoid(λ_t) − logsigmoid(λ_{t−1}) with λ_t = λ_{t−1} − d, without cancelling: as
-    softplus(−λ_{t−1}) − softplus(−λ_t) where λ ≥ 0, and −d + softplus(λ_{t−1}) − softplus(λ_t) below."""
-    high = F.softplus(-lam_prev) - F.softplus(-lam)
-    low = -d + F.softplus(lam_prev) - F.softplus(lam)
-    return torch.where(lam_prev >= 0, high, low)
-
-
 class LearnedSchedule(nn.Module):
     max_step = 20.0  # D: the most log-SNR one step can remove
     """``betas()`` gives β_1..β_T (float64, differentiable in ``u``); ``initial`` holds the schedule it started
     from. ``beta_1``: the fixed first step (default: ``init``'s own β_1)."""
 
-    def __init__(self, T: int, init: Callable[..., torch.Tensor], beta_1: float | None = None):
+    def __init__(self, T: int, init: Callable[..., torch.Tensor], beta_1: float | None = None,
+                 learn_log_snr_end: bool = True):
         super().__init__()
         betas = check_betas(torch.as_tensor(init(T=T), dtype=torch.float64)).clone()
         if beta_1 is not None:
@@ -50,7 +46,13 @@ class LearnedSchedule(nn.Module):
                               "schedule.init, or a larger schedule.beta_1")
         self.register_buffer("initial", betas, persistent=False)
         self.register_buffer("log_snr_1", lam[:1].clone())
-        self.u = nn.Parameter(torch.logit((lam[:-1] - lam[1:]) / self.max_step).float())
+        self.learn_log_snr_end = learn_log_snr_end
+        steps = lam[:-1] - lam[1:]
+        if learn_log_snr_end:
+            self.u = nn.Parameter(torch.logit(steps / self.max_step).float())
+        else:
+            self.register_buffer("log_snr_drop", lam[0] - lam[-1])
+            self.u = nn.Parameter(torch.log(steps / steps.sum()).float())
 
     @property
     def T(self) -> int:
@@ -61,11 +63,13 @@ class LearnedSchedule(nn.Module):
         return torch.cat([self.log_snr_1, self.log_snr_1 - torch.cumsum(self.steps(), 0)])
 
     def steps(self) -> torch.Tensor:
-        """d_t = λ_{t−1} − λ_t ∈ (0, D) for t = 2..T."""
-        return self.max_step * torch.sigmoid(self.u.double())
+        """d_t = λ_{t−1} − λ_t for t = 2..T: in (0, D), or the fixed drop shared by a softmax."""
+        if self.learn_log_snr_end:
+            return self.max_step * torch.sigmoid(self.u.double())
+        return self.log_snr_drop * torch.softmax(self.u.double(), 0)
 
     def betas(self) -> torch.Tensor:
-        """β_1..β_T = 1 − ᾱ_t/ᾱ_{t−1} with ᾱ_t = sigmoid(λ_t), in float64; β_1 = sigmoid(−λ_1) is the fixed one."""
+        """β_1..β_T = 1 − ᾱ_t/ᾱ_{t−1} with ᾱ_t = sigmoid(λ_t), in float64, written without cancelling:
+        β_t = (1 − e^−d_t)·sigmoid(−λ_t), a product of two factors in (0, 1); β_1 = sigmoid(−λ_1) is the fixed one."""
         lam = self.log_snr()
-        rest = -torch.expm1(log_alpha_ratio(lam[:-1], lam[1:], self.steps()))
-        return torch.cat([torch.sigmoid(-lam[:1]), rest])
+        return torch.cat([torch.sigmoid(-lam[:1]), -torch.expm1(-self.steps()) * torch.sigmoid(-lam[1:])])
