@@ -6,6 +6,7 @@ item it is given (``stepping.py`` decides how many). The steps themselves (batch
 EMA) are the same whatever that number is."""
 
 import copy
+import logging
 import math
 import warnings
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from .processes.base import DiffusionProcess
 # A checkpoint at global step k holds the state after k steps, which is what resuming needs; Lightning warns that
 # under manual optimization it is not the state before the k-th step.
 warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimization", UserWarning)
+log = logging.getLogger(__name__)
 
 
 class DiffusionModule(L.LightningModule):
@@ -123,6 +125,19 @@ class DiffusionModule(L.LightningModule):
         if truth is not None:
             self.log(f"{split}/true_nll_bits", truth)
             self.log(f"{split}/gap_bits", bound - truth)
+        if split == "val" and bound > null and not getattr(self, "_said_above_prior", False):
+            self._said_above_prior = True  # once per run
+            opt = self.trainer.optimizers[0] if self.trainer.optimizers else None
+            group = opt.param_groups[0] if opt else {}
+            lr = f"{group.get('initial_lr', group['lr']):.3g} for {type(opt).__name__}" if opt else "?"
+            if self.trainer.is_global_zero:
+                log.warning(
+                    f"step {self.global_step}: the validation bound ({bound:.3f} bits) is still above what the prior "
+                    f"alone costs ({null:.3f} bits, val/prior_nll_bits): the model has not learned the data yet. "
+                    f"Likely cause: the learning rate (optimizer.lr={lr}): too small, and steps clipped to norm "
+                    "trainer.gradient_clip_val barely move the weights (SGD's default lr is large for this reason); "
+                    "too large, and the bound stays high until the lr decays. Or too few steps (trainer.max_steps)")
+
 
     def validation_step(self, x0: torch.Tensor, batch_idx: int) -> None:
         self._bound_step(x0)
