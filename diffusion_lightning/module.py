@@ -13,12 +13,14 @@ from collections.abc import Callable
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.enums import GradClipAlgorithmType
 from torch import nn
 
 from .ema import update_ema
 from .errors import ConfigError, DivergenceError
 from .losses import LOG2
 from .processes.base import DiffusionProcess
+from .stepping import optimizer_steps
 
 # A checkpoint at global step k holds the state after k steps, which is what resuming needs; Lightning warns that
 # under manual optimization it is not the state before the k-th step.
@@ -54,13 +56,11 @@ class DiffusionModule(L.LightningModule):
     def training_step(self, batches: torch.Tensor, batch_idx: int) -> None:
         """One optimizer step per batch in ``batches`` ([steps, batch_size, ...]), up to ``max_steps``."""
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        optimizer_step = optimizer_steps(self, optimizer)  # backward, clipping and update, through Lightning or not
         for x0 in batches:
             if self._last_step_done():
                 break
-            loss = self._loss(x0)
-            optimizer.zero_grad()
-            self.manual_backward(loss)
-            optimizer.step()
+            optimizer_step(self._loss(x0))
             if scheduler is not None:
                 scheduler.step()
             self._update_ema()
@@ -71,17 +71,19 @@ class DiffusionModule(L.LightningModule):
         return 0 <= self.trainer.max_steps <= self.global_step
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        """Clip here: a mixed-precision plugin has unscaled the gradients by now (in manual optimization too)."""
+        """Clip here: a mixed-precision plugin has unscaled the gradients by now (in manual optimization too).
+        The precision plugin clips, as ``self.clip_gradients`` does after checks of settings that do not change
+        during a run (``stepping.steps_per_call`` checks them once)."""
         if self.gradient_clip_val:
-            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val,
-                                gradient_clip_algorithm=self.gradient_clip_algorithm)
+            self.trainer.precision_plugin.clip_gradients(optimizer, self.gradient_clip_val,
+                                                         GradClipAlgorithmType(self.gradient_clip_algorithm))
 
     def _loss(self, x0: torch.Tensor) -> torch.Tensor:
         """The training loss with one random t per example; its terms go to the loggers every
         ``log_every_n_steps`` steps, on the axis of optimizer steps."""
         terms = self.process.training_losses(self.net, x0)
         loss = terms["loss"]
-        if not torch.isfinite(loss):
+        if not math.isfinite(loss.item()):  # torch.isfinite would add a tensor op to every step
             bad = next(k for k, v in terms.items() if not torch.isfinite(v))
             raise DivergenceError(
                 f"training diverged at step {self.global_step}: {bad} = {float(terms[bad])}; the learning rate is "
