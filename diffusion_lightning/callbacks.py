@@ -18,22 +18,25 @@ def draw_samples(pl_module, shape: tuple[int, ...], seed: int, record: tuple[int
 
 
 class SampleMetrics(L.Callback):
-    """At every validation and at test: ``n_samples`` samples scored by the datamodule (``samples/*``)."""
+    """Samples scored by the datamodule (``samples/*``): ``n_samples`` at test, ``val_samples`` at every validation
+    (None: as many; fewer where sampling is costly, e.g. T = 2000, since a fraction's standard error over n samples
+    is at most 0.5/√n; 0: none, the test's samples alone)."""
 
-    def __init__(self, n_samples: int = 2000, seed: int = 4321):
+    def __init__(self, n_samples: int = 2000, seed: int = 4321, val_samples: int | None = None):
         self.n_samples, self.seed = n_samples, seed
+        self.val_samples = n_samples if val_samples is None else val_samples
 
-    def _score(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str) -> None:
+    def _score(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, n: int) -> None:
         dm = trainer.datamodule
-        samples, _ = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed)
+        samples, _ = draw_samples(pl_module, (n, *dm.shape), self.seed)
         pl_module.log_dict({f"samples/{k}": v for k, v in dm.sample_metrics(samples.cpu(), split).items()})
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if not trainer.sanity_checking:
-            self._score(trainer, pl_module, "val")
+        if not trainer.sanity_checking and self.val_samples > 0:
+            self._score(trainer, pl_module, "val", self.val_samples)
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
-        self._score(trainer, pl_module, "test")
+        self._score(trainer, pl_module, "test", self.n_samples)
 
 
 class Figures(L.Callback):

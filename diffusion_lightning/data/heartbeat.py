@@ -79,7 +79,7 @@ class HeartbeatDataModule(InMemoryDataModule):
             if x.shape[1] != width:
                 raise ConfigError(f"data.{split}_file has sequences of length {x.shape[1]}, data.train_file of {width}")
         self.length = width
-        self.period = self.period or infer_period(splits["train"])
+        self.period = infer_period(splits["train"])  # the file's own, as its length is (None: no common spacing)
         return splits
 
     @property

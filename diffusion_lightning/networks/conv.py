@@ -20,6 +20,9 @@ class TimeConv1d(nn.Module):
             raise ConfigError(f"model=conv outputs whole channels per position; it cannot give {out_dim} outputs "
                               f"for {in_dim} inputs: use model=mlp")
         self.out_channels = out_dim // in_dim
+        # circular padding cannot wrap a dilation as long as the sequence; the default powers of two below it reach
+        # every position already (a sequence of 20: dilations 1..16)
+        dilations = [d for d in dilations if d < in_dim] or [1]
         self.embed = SinusoidalEmbedding(emb_dim, T)
         self.inp = nn.Conv1d(1, channels, 1)
         self.time = nn.ModuleList(nn.Linear(emb_dim, channels) for _ in dilations)
