@@ -27,10 +27,13 @@ def test_continuous_time_swiss_roll_is_within_a_tenth_of_a_bit_of_the_true_nll(m
     assert s["samples/energy_distance"] < 5 * max(s["samples/energy_distance_floor"], 1e-3)
 
 
-def test_heartbeat_paper_beats_the_paper(make_cfg, tmp_path):
+def test_heartbeat_paper_is_within_0_008_bits_of_the_limit(make_cfg, tmp_path):
+    """Measured 2.3276 ± 0.0014 bits/seq, 100% valid (paper: 2.414; limit log2(5) = 2.3219). Issue 12 asks for
+    ≤ 2.325: not reached in this budget (20,000 steps gave 2.3262 ± 0.0014, README)."""
     s = summary_of(make_cfg, tmp_path, "experiment=heartbeat_paper")
-    assert s["test/nll_bound_bits"] <= 2.35  # paper: 2.414; limit log2(5) = 2.322
-    assert s["samples/valid_fraction"] >= 0.99
+    assert s["test/nll_bound_bits"] <= 2.330
+    assert s["test/nll_bound_se_bits"] <= 0.0016  # 8000 test sequences: resolves 0.003 bits
+    assert s["samples/valid_fraction"] >= 0.999
 
 
 def test_users_format_learns_and_generates_unseen_phases(make_cfg, tmp_path):
