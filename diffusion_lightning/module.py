@@ -140,7 +140,6 @@ class DiffusionModule(L.LightningModule):
                     "trainer.gradient_clip_val barely move the weights (SGD's default lr is large for this reason); "
                     "too large, and the bound stays high until the lr decays. Or too few steps (trainer.max_steps)")
 
-
     def validation_step(self, x0: torch.Tensor, batch_idx: int) -> None:
         self._bound_step(x0)
 
