@@ -5,6 +5,7 @@ it suits the process's parameterisation."""
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .errors import ConfigError
 from .timesteps import UniformSampler
 
 
@@ -37,3 +38,8 @@ class Hybrid(Objective):
 
     vlb_weight: float = 1e-3
     name = "hybrid"
+
+    def __post_init__(self):
+        if not self.vlb_weight > 0:
+            raise ConfigError(f"loss.vlb_weight={self.vlb_weight} must be > 0 (λ of L_vlb, which trains the variance); "
+                              "e.g. loss.vlb_weight=0.001")

@@ -112,6 +112,11 @@ def test_loss_and_variance_pairings_are_checked():
         process(variance="wide")
 
 
+def test_a_hybrid_weight_must_be_positive():
+    with pytest.raises(ValueError, match="loss.vlb_weight=0 must be > 0"):
+        Hybrid(vlb_weight=0)
+
+
 def test_auto_variance_follows_the_loss():
     assert process(loss=MSE()).variance == "fixed_small"
     assert process(loss=KL()).variance == process(loss=Hybrid()).variance == "learned_range"
