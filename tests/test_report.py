@@ -150,8 +150,21 @@ def test_seeds_are_grouped_into_configurations_with_their_statistics(tmp_path, c
     assert difference["n"] == 3 and difference["mean"] == pytest.approx(0.55) and difference["distinguishable"]
     table = (sweep / "report.md").read_text()
     assert "| 1 | cosine | 3.05 ± 0.05 (n = 3) | [2.926, 3.174] | best |" in table
-    assert "| 2 | linear | 3.6 ± 0.1 (n = 3) | [3.352, 3.848] | +0.55 ± 0.12 (n = 3) | yes | 1.7 ± 0.1 (n = 3) |" \
-        in table
+    assert "| 2 | linear | 3.6 ± 0.1 (n = 3) | [3.352, 3.848] | +0.55 ± 0.12 (n = 3) | yes | +0.55 ± 0.12 (n = 3): " \
+        "yes | 1.7 ± 0.1 (n = 3) |" in table
+
+
+def test_each_configuration_is_also_compared_with_the_one_ranked_above(tmp_path):
+    """Neighbours far from the best can still be told apart: their paired difference is what decides."""
+    sweep = seeded(tmp_path, {"a": [3.0, 3.1, 3.2], "b": [4.0, 4.2, 4.1], "c": [4.05, 4.26, 4.14]})
+    assert main([str(sweep)]) == 0
+    groups = json.loads((sweep / "report.json").read_text())["groups"]
+    assert [g["config"]["schedule"] for g in groups] == ["a", "b", "c"] and "difference_to_previous" not in groups[0]
+    assert groups[1]["difference_to_previous"] == groups[1]["difference_to_best"]
+    step = groups[2]["difference_to_previous"]
+    assert step["n"] == 3 and step["mean"] == pytest.approx(0.05) and step["std"] == pytest.approx(0.01)
+    assert step["distinguishable"]  # 0.05 ± 0.025, although the three values of b and c overlap
+    assert "| +0.05 ± 0.025 (n = 3): yes |" in (sweep / "report.md").read_text()
 
 
 def test_one_run_says_n_1_and_different_seed_counts_show_each_n(tmp_path):
@@ -163,7 +176,7 @@ def test_one_run_says_n_1_and_different_seed_counts_show_each_n(tmp_path):
     assert groups[2]["difference_to_best"] == {"n": 1, "mean": pytest.approx(0.5), "std": None, "ci95": None,
                                                "distinguishable": None}
     table = (sweep / "report.md").read_text()
-    assert "| 3 | linear | 3.5 (n = 1) | — | +0.5 (n = 1) | n = 1: cannot tell |" in table
+    assert "| 3 | linear | 3.5 (n = 1) | — | +0.5 (n = 1) | n = 1: cannot tell | +0.2 (n = 1: cannot tell) |" in table
     assert "3.1 ± 0.14 (n = 2)" in table and "3.2 ± 0.1 (n = 3)" in table
     assert "| +0.1 ± 2.5 (n = 2) | no |" in table
 

@@ -80,14 +80,16 @@ def gap(job: Job, metric: str) -> float:
 class Group:
     """The jobs sharing the values of some swept keys (by default all but the seed: one configuration).
 
-    ``estimate`` is over its finished jobs with a finite metric; ``difference`` is to the best group, paired over the
-    jobs that match in every other swept key (the seed, for configurations)."""
+    ``estimate`` is over its finished jobs with a finite metric; ``difference`` is to the best group and ``step`` to
+    the group ranked just above, each paired over the jobs that match in every other swept key (the seed, for
+    configurations)."""
 
     config: dict[str, str]
     jobs: list[Job]
     estimate: Estimate
     gap: Estimate
     difference: Estimate | None = None
+    step: Estimate | None = None
 
     @property
     def label(self) -> str:
@@ -135,7 +137,7 @@ class Sweep:
 
     def groups(self, keys: list[str] | None = None) -> list[Group]:
         """The jobs grouped by their values of ``keys`` (default: configurations), best mean first, groups with no
-        result last; each with its paired difference to the first."""
+        result last; each with its paired difference to the first and to the one above."""
         keys = self.group_keys if keys is None else keys
         rest = [k for k in self.keys if k not in keys]
         members = defaultdict(list)
@@ -157,8 +159,9 @@ class Sweep:
             return matched
 
         if groups and groups[0].estimate.n:
-            for group in groups[1:]:
+            for above, group in zip(groups, groups[1:]):
                 group.difference = paired(by_rest(group), by_rest(groups[0]))
+                group.step = paired(by_rest(group), by_rest(above)) if above.estimate.n else None
         return groups
 
     def as_json(self) -> dict:
@@ -176,9 +179,9 @@ class Sweep:
                                 for job in group.jobs if job not in counted]}
             if group.gap.n:
                 entry["gap_to_true_nll"] = estimate(group.gap)
-            if group.difference is not None:
-                entry["difference_to_best"] = {**estimate(group.difference),
-                                               "distinguishable": group.difference.distinguishable}
+            for key, d in (("difference_to_best", group.difference), ("difference_to_previous", group.step)):
+                if d is not None:
+                    entry[key] = {**estimate(d), "distinguishable": d.distinguishable}
             groups.append(entry)
         return {"sweep": self.path.name, "metric": self.metric, "keys": self.keys, "common": self.common,
                 "groups": groups}

@@ -39,6 +39,16 @@ def verdict_cell(group: Group) -> str:
     return "n = 1: cannot tell" if d.n == 1 else "yes" if d.distinguishable else "no"
 
 
+def step_cell(group: Group) -> str:
+    """The paired difference to the configuration ranked just above, and whether it tells them apart."""
+    d = group.step
+    if d is None or d.n == 0:
+        return "" if d is None else "no shared seeds"
+    if d.n == 1:
+        return f"{d.mean:+.3g} (n = 1: cannot tell)"
+    return f"{d.mean:+.3g} ± {d.ci95:.2g} (n = {d.n}): {'yes' if d.distinguishable else 'no'}"
+
+
 def counts_cell(group: Group) -> str:
     return ", ".join(f"{k} {s}" for s in STATUSES[1:] if (k := group.count(s))) or "—"
 
@@ -47,12 +57,12 @@ def group_rows(sweep: Sweep, groups: list[Group]) -> list[list[str]]:
     """Header and one row per group, best first."""
     with_gap = any(g.gap.n for g in groups)
     header = ["rank", *groups[0].config, f"{sweep.metric} mean ± std (n)", "95% interval",
-              "Δ to best (paired, ± 95%)", "distinguishable", *(["gap to true NLL"] if with_gap else []),
-              "not finished"]
+              "Δ to best (paired, ± 95%)", "distinguishable", "Δ to the rank above: distinguishable",
+              *(["gap to true NLL"] if with_gap else []), "not finished"]
     rows = [header]
     for i, group in enumerate(groups, 1):
         rows.append([str(i), *group.config.values(), estimate_cell(group.estimate), interval_cell(group.estimate),
-                     difference_cell(group, groups[0]), verdict_cell(group),
+                     difference_cell(group, groups[0]), verdict_cell(group), step_cell(group),
                      *([estimate_cell(group.gap)] if with_gap else []), counts_cell(group)])
     return rows
 
@@ -101,8 +111,8 @@ def markdown(sweep: Sweep) -> str:
         f"Sweep `{sweep.path.name}`: {len(sweep.jobs)} jobs ({counts}); `{sweep.metric}` in bits, lower is better.",
         f"Overrides common to all jobs: `{' '.join(sweep.common) or 'none'}`.", "",
         (f"**Configurations** ({len(groups)}), best mean first. Statistics are over the seeds that finished; Δ to "
-        "best is paired over the seeds both ran (mean ± 95% half-width), distinguishable when its interval "
-        "excludes 0."), "",
+        "best and Δ to the rank above are paired over the seeds both ran (mean ± 95% half-width), distinguishable "
+        "when the interval excludes 0."), "",
         *table(group_rows(sweep, groups)), "",
         "**Jobs**, best first.", "",
         *table(job_rows(sweep)),
