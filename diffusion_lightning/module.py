@@ -19,6 +19,7 @@ from torch import nn
 from .ema import update_ema
 from .errors import ConfigError, DivergenceError
 from .losses import LOG2
+from .outputs import test_points_digest
 from .processes.base import DiffusionProcess
 from .stepping import optimizer_steps
 
@@ -47,6 +48,7 @@ class DiffusionModule(L.LightningModule):
         self._bits: list[torch.Tensor] = []
         self._null_bits: list[torch.Tensor] = []
         self.per_t_bits: torch.Tensor | None = None
+        self.test_bits: tuple[torch.Tensor, str] | None = None  # each test point's bound, and the split's digest
 
     @property
     def eval_net(self) -> nn.Module:
@@ -118,6 +120,8 @@ class DiffusionModule(L.LightningModule):
         self._bits.clear()
         self._null_bits.clear()
         bound = bits.mean().item()
+        if split == "test":  # kept for paired comparisons between runs (``report/paired.py``)
+            self.test_bits = bits, test_points_digest(self.trainer.datamodule.splits["test"])
         self.log("step", float(self.global_step))  # the loggers' x-axis: optimizer steps, as for training
         self.log(f"{split}/nll_bound_bits", bound)
         self.log(f"{split}/prior_nll_bits", null)  # L_null: the data under the prior alone

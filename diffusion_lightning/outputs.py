@@ -1,13 +1,16 @@
 """What a run leaves in its directory besides checkpoints and figures: ``run_info.json`` (how to rerun it),
-``summary.json`` (status and final metrics), ``curves.json`` (training and validation curves) and
-``bound_per_t.json`` (where the bound is paid). Every file is written whole or not at all."""
+``summary.json`` (status and final metrics), ``curves.json`` (training and validation curves),
+``bound_per_t.json`` (where the bound is paid) and ``bound_per_point.npz`` (each test point's bound, for paired
+comparisons: ``report/paired.py``). Every file is written whole or not at all."""
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import __version__
@@ -34,9 +37,15 @@ def run_info() -> dict:
             "torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
 
 
+def test_points_digest(points: torch.Tensor) -> str:
+    """A fingerprint of a test split: two runs can be paired point by point only when theirs are equal."""
+    return hashlib.sha256(points.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
 def write_results(out: Path, summary: dict, module) -> None:
-    """``summary.json``, and, when the module was built, its curves and the bound per t of its last evaluation
-    (index 0 is the prior term L_T, index t the term of step t, in bits)."""
+    """``summary.json``, and, when the module was built, its curves, the bound per t of its last evaluation
+    (index 0 is the prior term L_T, index t the term of step t, in bits) and each test point's bound (bits) with
+    the fingerprint of the test split."""
     write_json(out / "summary.json", summary)
     if module is None:
         return
@@ -44,3 +53,8 @@ def write_results(out: Path, summary: dict, module) -> None:
     if module.per_t_bits is not None:
         bits = module.per_t_bits.tolist()
         write_json(out / "bound_per_t.json", {"t": list(range(len(bits))), "bits": bits})
+    if module.test_bits is not None:
+        bits, digest = module.test_bits
+        tmp = out / "bound_per_point.tmp.npz"
+        np.savez(tmp, bits=bits.double().cpu().numpy(), test_points=np.array(digest))
+        os.replace(tmp, out / "bound_per_point.npz")

@@ -1,0 +1,75 @@
+"""``python -m diffusion_lightning.report.paired <run A> <run B>``: the test bound of two runs compared point by
+point. Runs tested on the same split (same data settings and seed) share their test points, and runs with the same
+T also share the x_t drawn for the bound, so the difference B − A per point has a much smaller spread than either
+bound: its standard error resolves differences that the two bounds' own errors hide. That error is over test
+points and x_t draws for these two trained networks; whether two configurations differ across training seeds is
+the sweep report's paired-over-seeds comparison. Each run keeps its per-point bounds in ``bound_per_point.npz``,
+with a fingerprint of its test split that must match."""
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .stats import t_quantile_975
+
+FILE = "bound_per_point.npz"
+
+
+class PairingError(ValueError):
+    """Two runs that cannot be compared point by point."""
+
+
+def per_point(run: Path) -> tuple[np.ndarray, str]:
+    """A run's test bound per point (bits) and its test split's fingerprint."""
+    path = run / FILE
+    if not path.is_file():
+        raise PairingError(f"{run} has no {FILE}: it is written when a run finishes its test (runs from before "
+                           "this file existed must be run again)")
+    with np.load(path) as saved:
+        return saved["bits"], str(saved["test_points"])
+
+
+def compare(run_a: Path, run_b: Path) -> dict:
+    """Mean bound of each run and the paired difference B − A with its standard error and 95% interval."""
+    (a, points_a), (b, points_b) = per_point(run_a), per_point(run_b)
+    if points_a != points_b:
+        raise PairingError(f"{run_a} and {run_b} were tested on different points (their data settings or seeds "
+                           "differ); compare them unpaired with python -m diffusion_lightning.report")
+    n = len(a)
+    if n < 2:
+        raise PairingError(f"{run_a} has {n} test point: a standard error needs at least 2 (raise data.n_test)")
+
+    def standard_error(x: np.ndarray) -> float:
+        return float(x.std(ddof=1) / math.sqrt(n))
+
+    difference = b - a
+    return {"n": n, "a": float(a.mean()), "a_se": standard_error(a), "b": float(b.mean()), "b_se": standard_error(b),
+            "difference": float(difference.mean()), "se": standard_error(difference),
+            "ci95": t_quantile_975(n - 1) * standard_error(difference)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m diffusion_lightning.report.paired",
+                                     description=__doc__.split("\n")[0].split(": ", 1)[-1])
+    parser.add_argument("run_a", type=Path, help="a run directory (outputs/<stamp> or a sweep's job directory)")
+    parser.add_argument("run_b", type=Path, help="the run compared with it")
+    args = parser.parse_args(argv)
+    try:
+        result = compare(args.run_a, args.run_b)
+    except PairingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"test bound, bits per point, over the same {result['n']} test points:")
+    print(f"  A {args.run_a}: {result['a']:.4f} ± {result['a_se']:.4f}")
+    print(f"  B {args.run_b}: {result['b']:.4f} ± {result['b_se']:.4f}")
+    low, high = result["difference"] - result["ci95"], result["difference"] + result["ci95"]
+    print(f"  B − A, paired: {result['difference']:+.4f} ± {result['se']:.4f} (standard error; 95% interval "
+          f"[{low:+.4f}, {high:+.4f}])")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
