@@ -87,8 +87,8 @@ def test_heartbeat_paper_follows_the_paper(make_cfg):
     assert (cfg.schedule._target_.rsplit(".", 1)[1], cfg.T) == ("sohl_dickstein", 2000)
     assert make_cfg("experiment=heartbeat_paper", "T=30", "schedule=linear").T == 30
     # the experiment's measured recipe wins over the groups' defaults, and the command line wins over both
-    assert (cfg.optimizer.lr, cfg.loss.t_sampler._target_.rsplit(".", 1)[1], cfg.trainer.max_steps) == (
-        2e-3, "UniformSampler", 12_000)
+    assert (cfg.optimizer.lr, cfg.loss.t_sampler._target_.rsplit(".", 1)[1], cfg.trainer.max_steps,
+            cfg.model.hidden) == (2e-3, "UniformSampler", 16_000, 128)
     assert make_cfg("experiment=heartbeat_paper", "optimizer=sgd", "optimizer.lr=0.5").optimizer.lr == 0.5
 
 
