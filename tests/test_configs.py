@@ -18,7 +18,7 @@ GAUSSIAN = {
     "model": ["mlp", "slides", "per_step"],
     "logger": ["csv", "tensorboard", "none"],
 }
-BINARY = {"model": ["mlp", "heartbeat_paper", "heartbeat_proposed", "heartbeat_tweaked"],
+BINARY = {"model": ["mlp", "mlp_128", "heartbeat_paper", "heartbeat_proposed", "heartbeat_tweaked"],
           "schedule": ["sohl_dickstein", "linear", "cosine"], "loss": ["kl", "hybrid"]}
 
 

@@ -3,7 +3,8 @@
 Modules, each importing only those above it: ``jobs`` (the one reader of a sweep's jobs and their status, shared
 with ``sweep_status``), ``stats`` (mean ± std, Student-t intervals, paired differences), ``sweep`` (jobs ranked and
 grouped into configurations; refuses what cannot be compared), ``tables`` (Markdown, CSV), ``figures`` (PNGs),
-``charts`` (plotly figures), ``page`` (the self-contained HTML page) and ``cli``. Nothing imports torch or Lightning."""
+``charts`` (plotly figures), ``page`` (the self-contained HTML page) and ``cli``; beside them ``paired`` (two runs
+compared point by point on their shared test split). Nothing imports torch or Lightning."""
 
 from .cli import main, write_report
 

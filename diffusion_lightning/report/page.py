@@ -17,8 +17,8 @@ from . import charts
 from .jobs import Job
 from .page_script import SCRIPT, STYLE
 from .sweep import STATUSES, Group, Sweep, finite, gap
-from .tables import (counts_cell, difference_cell, estimate_cell, interval_cell, job_cell, metric_columns, step_cell,
-                     verdict_cell)
+from .tables import (above_cell, counts_cell, difference_cell, estimate_cell, interval_cell, job_cell,
+                     metric_columns, verdict_cell)
 
 IMAGE_KINDS = [("samples", "Samples"), ("forward_process", "Forward process q(x_t)"),
                ("reverse_process", "Reverse process p(x_t)")]
@@ -62,12 +62,12 @@ def group_row(group: Group, best: Group, rank: int, index: dict[int, int], image
     statuses = [job.status for job in group.jobs]
     cells = {"rank": str(rank), "label": group.label, "estimate": estimate_cell(group.estimate),
              "interval": interval_cell(group.estimate), "difference": difference_cell(group, best),
-             "verdict": verdict_cell(group), "step": step_cell(group), "gap": estimate_cell(group.gap),
+             "verdict": verdict_cell(group), "above": above_cell(group), "gap": estimate_cell(group.gap),
              "counts": counts_cell(group)}
-    d, step = group.difference, group.step
+    d, above = group.difference, group.difference_above
     sort = {"rank": rank, "label": group.label, "estimate": finite(group.estimate.mean),
             "interval": finite(group.estimate.ci95), "difference": None if d is None else finite(d.mean),
-            "verdict": cells["verdict"] or None, "step": None if step is None else finite(step.mean),
+            "verdict": cells["verdict"] or None, "above": None if above is None else finite(above.mean),
             "gap": finite(group.gap.mean),
             "counts": sum(s != "finished" for s in statuses)}
     search = " ".join([*cells.values(), *(f"{job.name} {job.status} {job.note}" for job in group.jobs)]).lower()
@@ -101,7 +101,7 @@ def page_data(sweep: Sweep) -> dict:
     with_gap = any(row["sort"]["gap"] is not None for row in views["|".join(sweep.group_keys)]["rows"])
     group_columns = [("rank", "#"), ("label", "group"), ("estimate", f"{sweep.metric} mean ± std (n)"),
                      ("interval", "95% interval"), ("difference", "Δ to best (paired, ± 95%)"),
-                     ("verdict", "distinguishable"), ("step", "Δ to the rank above: distinguishable"),
+                     ("verdict", "distinguishable"), ("above", "Δ to the rank above: distinguishable"),
                      *([("gap", "gap to true NLL")] if with_gap else []),
                      ("counts", "not finished")]
     return {"metric": sweep.metric, "groupKeys": sweep.group_keys, "groupings": views, "jobs": jobs,

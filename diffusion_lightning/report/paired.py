@@ -40,7 +40,7 @@ def compare(run_a: Path, run_b: Path) -> dict:
                            "differ); compare them unpaired with python -m diffusion_lightning.report")
     n = len(a)
     if n < 2:
-        raise PairingError(f"{run_a} has {n} test point: a standard error needs at least 2 (raise data.n_test)")
+        raise PairingError(f"{run_a} has {n} test points: a standard error needs at least 2 (raise data.n_test)")
 
     def standard_error(x: np.ndarray) -> float:
         return float(x.std(ddof=1) / math.sqrt(n))

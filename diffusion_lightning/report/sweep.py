@@ -80,16 +80,16 @@ def gap(job: Job, metric: str) -> float:
 class Group:
     """The jobs sharing the values of some swept keys (by default all but the seed: one configuration).
 
-    ``estimate`` is over its finished jobs with a finite metric; ``difference`` is to the best group and ``step`` to
-    the group ranked just above, each paired over the jobs that match in every other swept key (the seed, for
-    configurations)."""
+    ``estimate`` is over its finished jobs with a finite metric; ``difference`` is to the best group and
+    ``difference_above`` to the group ranked just above, each paired over the jobs that match in every other swept
+    key (the seed, for configurations)."""
 
     config: dict[str, str]
     jobs: list[Job]
     estimate: Estimate
     gap: Estimate
     difference: Estimate | None = None
-    step: Estimate | None = None
+    difference_above: Estimate | None = None
 
     @property
     def label(self) -> str:
@@ -161,7 +161,7 @@ class Sweep:
         if groups and groups[0].estimate.n:
             for above, group in zip(groups, groups[1:]):
                 group.difference = paired(by_rest(group), by_rest(groups[0]))
-                group.step = paired(by_rest(group), by_rest(above)) if above.estimate.n else None
+                group.difference_above = paired(by_rest(group), by_rest(above)) if above.estimate.n else None
         return groups
 
     def as_json(self) -> dict:
@@ -179,7 +179,8 @@ class Sweep:
                                 for job in group.jobs if job not in counted]}
             if group.gap.n:
                 entry["gap_to_true_nll"] = estimate(group.gap)
-            for key, d in (("difference_to_best", group.difference), ("difference_to_previous", group.step)):
+            for key, d in (("difference_to_best", group.difference),
+                           ("difference_to_previous", group.difference_above)):
                 if d is not None:
                     entry[key] = {**estimate(d), "distinguishable": d.distinguishable}
             groups.append(entry)

@@ -39,9 +39,9 @@ def verdict_cell(group: Group) -> str:
     return "n = 1: cannot tell" if d.n == 1 else "yes" if d.distinguishable else "no"
 
 
-def step_cell(group: Group) -> str:
+def above_cell(group: Group) -> str:
     """The paired difference to the configuration ranked just above, and whether it tells them apart."""
-    d = group.step
+    d = group.difference_above
     if d is None or d.n == 0:
         return "" if d is None else "no shared seeds"
     if d.n == 1:
@@ -62,7 +62,7 @@ def group_rows(sweep: Sweep, groups: list[Group]) -> list[list[str]]:
     rows = [header]
     for i, group in enumerate(groups, 1):
         rows.append([str(i), *group.config.values(), estimate_cell(group.estimate), interval_cell(group.estimate),
-                     difference_cell(group, groups[0]), verdict_cell(group), step_cell(group),
+                     difference_cell(group, groups[0]), verdict_cell(group), above_cell(group),
                      *([estimate_cell(group.gap)] if with_gap else []), counts_cell(group)])
     return rows
 
