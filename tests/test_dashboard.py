@@ -128,6 +128,8 @@ def test_a_column_header_sorts_the_rows(page):
     assert group_order(page) == sorted(ranked) != ranked
     page.click("#groups th[data-key=label]")
     assert group_order(page) == sorted(ranked, reverse=True)
+    page.click("#groups th[data-key=above]")  # the paired difference to the configuration ranked just above
+    assert group_order(page)[-1] == ranked[0]  # the best has none, and rows without a value sort last
 
 
 def test_grouping_by_fewer_keys_and_filtering(page):

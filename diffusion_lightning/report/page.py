@@ -101,7 +101,7 @@ def page_data(sweep: Sweep) -> dict:
     with_gap = any(row["sort"]["gap"] is not None for row in views["|".join(sweep.group_keys)]["rows"])
     group_columns = [("rank", "#"), ("label", "group"), ("estimate", f"{sweep.metric} mean ± std (n)"),
                      ("interval", "95% interval"), ("difference", "Δ to best (paired, ± 95%)"),
-                     ("verdict", "distinguishable"), ("above", "Δ to the rank above: distinguishable"),
+                     ("verdict", "distinguishable"), ("above", "Δ to the rank above"),
                      *([("gap", "gap to true NLL")] if with_gap else []),
                      ("counts", "not finished")]
     return {"metric": sweep.metric, "groupKeys": sweep.group_keys, "groupings": views, "jobs": jobs,
@@ -123,8 +123,9 @@ def html_page(sweep: Sweep) -> str:
 <p>{len(sweep.jobs)} jobs ({esc(counts)}); <code>{esc(sweep.metric)}</code> in bits, lower is better.
 Overrides common to all jobs: <code>{esc(' '.join(sweep.common) or 'none')}</code>.</p>
 <p class="muted">Groups are the configurations (every swept key but the seed) unless you untick keys. Statistics are
-over each group's finished jobs; Δ to best is paired over the jobs that match in every other swept key (the seeds,
-for configurations), mean ± 95% half-width; distinguishable when that interval excludes 0.</p>
+over each group's finished jobs; Δ to best and Δ to the rank above are paired over the jobs that match in every
+other swept key (the seeds, for configurations), mean ± 95% half-width; distinguishable when that interval excludes
+0.</p>
 <div class="controls"><span>Group by: <span id="groupby"></span></span>
 <span id="groupby-none" class="muted" hidden>not available for this combination (many swept keys)</span>
 <label>Filter: <input id="filter" type="search" placeholder="e.g. cosine failed"></label>
