@@ -16,9 +16,11 @@ from .conftest import ROOT
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Three 20-step runs: linear and cosine β with seed 0 (same test points), and linear with seed 1."""
+    """Four 20-step runs: linear and cosine β with seed 0 (same test points), linear with another draw of the bound's
+    x_t, and linear with seed 1 (other test points)."""
     out = {}
     for name, overrides in {"linear": ["schedule=linear"], "cosine": ["schedule=cosine"],
+                            "redrawn": ["schedule=linear", "eval_seed=7"],
                             "seed1": ["schedule=linear", "seed=1"]}.items():
         path = tmp_path_factory.mktemp(name)
         with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
@@ -52,6 +54,13 @@ def test_the_paired_difference_is_over_the_same_points(runs):
     done = paired_cli(runs["linear"], runs["cosine"])
     assert done.returncode == 0, done.stderr
     assert "B − A, paired:" in done.stdout and f"{result['difference']:+.4f}" in done.stdout
+
+
+def test_another_evaluation_seed_redraws_the_bound_on_the_same_points(runs):
+    """Same network and test points (the training does not depend on eval_seed), other x_t: a second draw."""
+    result = compare(runs["linear"], runs["redrawn"])
+    assert result["n"] == 256 and result["se"] > 0
+    assert abs(result["difference"]) < 4 * result["se"] + 1e-9
 
 
 def test_runs_on_different_points_or_without_the_file_are_refused_in_one_line(runs, tmp_path):

@@ -28,8 +28,9 @@ def test_continuous_time_swiss_roll_is_within_a_tenth_of_a_bit_of_the_true_nll(m
 
 
 def test_heartbeat_paper_is_within_0_008_bits_of_the_limit(make_cfg, tmp_path):
-    """Measured 2.3251 ± 0.0014 bits/seq, 100% valid, in 2 min 28 s (paper: 2.414; limit log2(5) = 2.3219); issue 12
-    asks for ≤ 2.325, which this meets within its standard error only, so the test leaves a margin."""
+    """Measured 2.3251 ± 0.0014 bits/seq (2.3268 ± 0.0008 over three evaluation draws), 100% valid, in 2 min 28 s
+    (paper: 2.414; limit log2(5) = 2.3219). Issue 12 asks for ≤ 2.325, which three draws say it misses by about
+    0.002 bits, so the test holds what it reaches, with a margin for a draw."""
     s = summary_of(make_cfg, tmp_path, "experiment=heartbeat_paper")
     assert s["test/nll_bound_bits"] <= 2.330
     assert s["test/nll_bound_se_bits"] <= 0.0016  # 8000 test sequences: resolves 0.003 bits
