@@ -43,6 +43,9 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
     """Everything a run needs, from the composed config."""
     if not isinstance(cfg.T, int) or cfg.T < 1:
         raise ConfigError(f"T={cfg.T} must be a whole number ≥ 1 (the number of diffusion steps); e.g. T=100")
+    if not isinstance(cfg.eval_seed, int) or cfg.eval_seed < 0:
+        raise ConfigError(f"eval_seed={cfg.eval_seed} must be a whole number ≥ 0 (it draws the bound's x_t); "
+                          "e.g. eval_seed=1")
     lr = cfg.optimizer.get("lr")
     if lr is not None and lr <= 0:
         raise ConfigError(f"optimizer.lr={lr} must be > 0; e.g. optimizer.lr=1e-3")

@@ -70,3 +70,6 @@ def test_runs_on_different_points_or_without_the_file_are_refused_in_one_line(ru
     done = paired_cli(runs["linear"], tmp_path)
     assert done.returncode == 1 and done.stderr.count("\n") == 1
     assert "has no bound_per_point.npz" in done.stderr
+    (tmp_path / "bound_per_point.npz").write_bytes(b"not a numpy archive")
+    done = paired_cli(runs["linear"], tmp_path)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "cannot be read" in done.stderr

@@ -33,6 +33,7 @@ def assert_one_line_error(result, *fragments):
     (["schedule.beta_end=1.5"], ["outside (0, 1)", "schedule.beta_start/beta_end"]),
     (["data.batch_size=0"], ["data.batch_size=0", "≥ 1"]),
     (["process=binomial"], ["process=binomial needs binary data"]),
+    (["eval_seed=abc"], ["eval_seed=abc", "≥ 0"]),
 ])
 def test_bad_setting_is_one_line(cli, overrides, fragments):
     assert_one_line_error(cli(*FAST, *overrides), *fragments)

@@ -9,11 +9,12 @@ with a fingerprint of its test split that must match."""
 import argparse
 import math
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .stats import t_quantile_975
+from .stats import Estimate
 
 FILE = "bound_per_point.npz"
 
@@ -28,8 +29,11 @@ def per_point(run: Path) -> tuple[np.ndarray, str]:
     if not path.is_file():
         raise PairingError(f"{run} has no {FILE}: it is written when a run finishes its test (runs from before "
                            "this file existed must be run again)")
-    with np.load(path) as saved:
-        return saved["bits"], str(saved["test_points"])
+    try:
+        with np.load(path) as saved:
+            return saved["bits"], str(saved["test_points"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise PairingError(f"{path} cannot be read ({error}); run the job again to rewrite it") from None
 
 
 def compare(run_a: Path, run_b: Path) -> dict:
@@ -41,14 +45,10 @@ def compare(run_a: Path, run_b: Path) -> dict:
     n = len(a)
     if n < 2:
         raise PairingError(f"{run_a} has {n} test points: a standard error needs at least 2 (raise data.n_test)")
-
-    def standard_error(x: np.ndarray) -> float:
-        return float(x.std(ddof=1) / math.sqrt(n))
-
-    difference = b - a
-    return {"n": n, "a": float(a.mean()), "a_se": standard_error(a), "b": float(b.mean()), "b_se": standard_error(b),
-            "difference": float(difference.mean()), "se": standard_error(difference),
-            "ci95": t_quantile_975(n - 1) * standard_error(difference)}
+    bound_a, bound_b, difference = (Estimate.of(x.tolist()) for x in (a, b, b - a))
+    root_n = math.sqrt(n)
+    return {"n": n, "a": bound_a.mean, "a_se": bound_a.std / root_n, "b": bound_b.mean, "b_se": bound_b.std / root_n,
+            "difference": difference.mean, "se": difference.std / root_n, "ci95": difference.ci95}
 
 
 def main(argv: list[str] | None = None) -> int:
