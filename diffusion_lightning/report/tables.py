@@ -22,13 +22,22 @@ def interval_cell(e: Estimate) -> str:
     return "—" if e.ci95 is None else f"[{e.mean - e.ci95:.4g}, {e.mean + e.ci95:.4g}]"
 
 
+def paired_text(d: Estimate) -> str:
+    """A paired difference over n ≥ 2 seeds: ``+mean ± 95% half-width (n = k)``."""
+    return f"{d.mean:+.3g} ± {d.ci95:.2g} (n = {d.n})"
+
+
 def difference_cell(group: Group, best: Group) -> str:
     d = group.difference
     if group is best:
         return "best" if d is None and group.estimate.n else "—"
     if d is None or d.n == 0:
         return "—" if d is None else "no shared seeds"
-    return f"{d.mean:+.3g} (n = 1)" if d.n == 1 else f"{d.mean:+.3g} ± {d.ci95:.2g} (n = {d.n})"
+    return f"{d.mean:+.3g} (n = 1)" if d.n == 1 else paired_text(d)
+
+
+def verdict(d: Estimate) -> str:
+    return "yes" if d.distinguishable else "no"
 
 
 def verdict_cell(group: Group) -> str:
@@ -36,7 +45,7 @@ def verdict_cell(group: Group) -> str:
     d = group.difference
     if d is None or d.n == 0:
         return ""
-    return "n = 1: cannot tell" if d.n == 1 else "yes" if d.distinguishable else "no"
+    return "n = 1: cannot tell" if d.n == 1 else verdict(d)
 
 
 def above_cell(group: Group) -> str:
@@ -44,9 +53,7 @@ def above_cell(group: Group) -> str:
     d = group.difference_above
     if d is None or d.n == 0:
         return "" if d is None else "no shared seeds"
-    if d.n == 1:
-        return f"{d.mean:+.3g} (n = 1: cannot tell)"
-    return f"{d.mean:+.3g} ± {d.ci95:.2g} (n = {d.n}): {'yes' if d.distinguishable else 'no'}"
+    return f"{d.mean:+.3g} (n = 1: cannot tell)" if d.n == 1 else f"{paired_text(d)}: {verdict(d)}"
 
 
 def counts_cell(group: Group) -> str:
