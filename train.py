@@ -6,10 +6,10 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from diffusion_lightning import environment
+    from diffusion_lightning.training import environment
 
     environment.configure()  # before torch loads: OpenMP reads its wait policy then
-    from diffusion_lightning.train import task
+    from diffusion_lightning.training.run import task
 
     return task(cfg)
 

@@ -4,7 +4,7 @@ with its keys, and writes the report. Speed is never asserted."""
 import json
 import os
 
-from diffusion_lightning import environment
+from diffusion_lightning.training import environment
 from diffusion_lightning.bench.__main__ import BENCHMARKS, main
 
 KEYS = {

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-from diffusion_lightning import schedules
-from diffusion_lightning.losses import LOG2, bernoulli_kl
-from diffusion_lightning.objectives import MSE, Hybrid
-from diffusion_lightning.processes import BinomialDiffusion
+from diffusion_lightning.diffusion import schedules
+from diffusion_lightning.diffusion.losses import LOG2, bernoulli_kl
+from diffusion_lightning.diffusion.objectives import MSE, Hybrid
+from diffusion_lightning.diffusion.processes import BinomialDiffusion
 
 
 def process(T=10, prior=0.2, **kw):

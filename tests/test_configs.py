@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from diffusion_lightning.train import run
+from diffusion_lightning.training.run import run
 
 from .conftest import ROOT
 

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from diffusion_lightning.errors import ConfigError
-from diffusion_lightning.losses import LOG2
-from diffusion_lightning.processes import ContinuousGaussianDiffusion
-from diffusion_lightning.schedules import linear
-from diffusion_lightning.train import build, run
+from diffusion_lightning.diffusion.losses import LOG2
+from diffusion_lightning.diffusion.processes import ContinuousGaussianDiffusion
+from diffusion_lightning.diffusion.schedules import linear
+from diffusion_lightning.training.run import build, run
 
 from .test_resume import CtrlCAt
 
@@ -186,7 +186,7 @@ def test_every_network_takes_continuous_time(make_cfg, model):
 
 def test_a_sweep_against_the_discrete_process_is_reported_with_w_and_b(tmp_path, capsys):
     """`-m process=gaussian,gaussian_continuous` logged to W&B offline: one finished job each, and one report row each."""
-    from diffusion_lightning.report import main as report
+    from diffusion_lightning.sweeps.report import main as report
 
     from .test_sweeps import TINY, job_dirs, sweep
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
-from diffusion_lightning.report import main
+from diffusion_lightning.sweeps.report import main
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -115,7 +115,7 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_energy_distance_of_a_blown_up_sampler_is_infinite():
-    from diffusion_lightning.metrics import energy_distance
+    from diffusion_lightning.data.metrics import energy_distance
 
     x = torch.randn(50, 2)
     assert energy_distance(torch.full((50, 2), float("inf")), x) == float("inf")

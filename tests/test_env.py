@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from diffusion_lightning import environment
+from diffusion_lightning.training import environment
 
-PROBE = ("import os, diffusion_lightning.environment as e; e.configure(); "
+PROBE = ("import os, diffusion_lightning.training.environment as e; e.configure(); "
          "print(os.environ.get('OMP_WAIT_POLICY'), e.OMP_AUTO_PASSIVE)")
 
 
@@ -42,7 +42,7 @@ def test_a_policy_from_the_environment_is_kept(busy_core):
 
 
 def test_the_math_imports_without_lightning_or_hydra(busy_core):
-    code = ("import os, sys, diffusion_lightning.processes, diffusion_lightning.schedules; "
+    code = ("import os, sys, diffusion_lightning.diffusion.processes, diffusion_lightning.diffusion.schedules; "
             "print(sorted(m for m in ('lightning', 'hydra') if m in sys.modules), os.environ.get('OMP_WAIT_POLICY'))")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", environment.CHECKED)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout

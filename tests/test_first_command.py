@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from diffusion_lightning.train import run
+from diffusion_lightning.training.run import run
 
 FIRST = ("optimizer=sgd_momentum", "schedule=cosine", "logger=none", "callbacks.figures=null")
 SMALL = ("data.n_train=20000", "data.n_val=1000", "data.n_test=1000", "callbacks.sample_metrics.n_samples=500")

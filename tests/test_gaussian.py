@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from diffusion_lightning import schedules
-from diffusion_lightning.losses import LOG2, normal_kl
-from diffusion_lightning.objectives import KL, MSE, Hybrid
-from diffusion_lightning.processes import GaussianDiffusion
+from diffusion_lightning.diffusion import schedules
+from diffusion_lightning.diffusion.losses import LOG2, normal_kl
+from diffusion_lightning.diffusion.objectives import KL, MSE, Hybrid
+from diffusion_lightning.diffusion.processes import GaussianDiffusion
 
 
 def process(T=50, **kw):

@@ -7,7 +7,7 @@ import json
 import pytest
 from omegaconf import OmegaConf
 
-from diffusion_lightning.train import run
+from diffusion_lightning.training.run import run
 
 QUICK = ("logger=none", "callbacks.figures=null", "trainer.max_steps=20", "trainer.val_check_interval=10",
          "callbacks.sample_metrics.n_samples=20")

@@ -19,8 +19,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from diffusion_lightning.report import main as report
-from diffusion_lightning.report.jobs import read_jobs
+from diffusion_lightning.sweeps.report import main as report
+from diffusion_lightning.sweeps.jobs import read_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["debug=fast", "T=10", "callbacks.sample_metrics.n_samples=64", "callbacks.figures.n_samples=64"]

@@ -6,12 +6,12 @@ import json
 import pytest
 import torch
 
-from diffusion_lightning import schedules
+from diffusion_lightning.diffusion import schedules
 from diffusion_lightning.errors import ConfigError
-from diffusion_lightning.learned_schedule import LearnedSchedule, log_snr
-from diffusion_lightning.objectives import KL, MSE, Hybrid
-from diffusion_lightning.processes import BinomialDiffusion, GaussianDiffusion
-from diffusion_lightning.train import build, run
+from diffusion_lightning.diffusion.learned_schedule import LearnedSchedule, log_snr
+from diffusion_lightning.diffusion.objectives import KL, MSE, Hybrid
+from diffusion_lightning.diffusion.processes import BinomialDiffusion, GaussianDiffusion
+from diffusion_lightning.training.run import build, run
 
 from .test_resume import STEPS, CtrlCAt
 

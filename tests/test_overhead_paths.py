@@ -5,8 +5,8 @@ import lightning as L
 import pytest
 import torch
 
-from diffusion_lightning.stepping import calls_through
-from diffusion_lightning.train import build
+from diffusion_lightning.training.stepping import calls_through
+from diffusion_lightning.training.run import build
 
 TINY = ["debug=fast", "T=20", "trainer.max_steps=25", "trainer.val_check_interval=10", "trainer.log_every_n_steps=5",
         "steps_per_batch=5", "logger=none", "model.hidden=32", "model.layers=2", "data.batch_size=128",

@@ -1,4 +1,4 @@
-"""Two runs compared point by point on their shared test split: ``python -m diffusion_lightning.report.paired``."""
+"""Two runs compared point by point on their shared test split: ``python -m diffusion_lightning.sweeps.report.paired``."""
 
 import json
 import subprocess
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from diffusion_lightning.report.paired import compare
-from diffusion_lightning.train import run
+from diffusion_lightning.sweeps.report.paired import compare
+from diffusion_lightning.training.run import run
 
 from .conftest import ROOT
 
@@ -31,7 +31,7 @@ def runs(tmp_path_factory):
 
 
 def paired_cli(*args):
-    return subprocess.run([sys.executable, "-m", "diffusion_lightning.report.paired", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "diffusion_lightning.sweeps.report.paired", *map(str, args)],
                           capture_output=True, text=True, timeout=120)
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from diffusion_lightning.train import run
+from diffusion_lightning.training.run import run
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from diffusion_lightning.errors import ConfigError
-from diffusion_lightning.train import run
+from diffusion_lightning.training.run import run
 
 from .conftest import ROOT
 

@@ -1,4 +1,4 @@
-"""`python -m diffusion_lightning.report` over hand-made sweep directories: the job reader, ranking, seeds grouped
+"""`python -m diffusion_lightning.sweeps.report` over hand-made sweep directories: the job reader, ranking, seeds grouped
 into configurations with their statistics, the files written, and errors (the real sweeps it reads are in
 test_sweeps.py; the page in a browser is in test_dashboard.py)."""
 
@@ -14,11 +14,11 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
-from diffusion_lightning.report import main
-from diffusion_lightning.report.jobs import read_job
-from diffusion_lightning.report.stats import Estimate, t_quantile_975
-from diffusion_lightning.report.sweep import Sweep
-from diffusion_lightning.sweep_status import FailedJobs
+from diffusion_lightning.sweeps.report import main
+from diffusion_lightning.sweeps.jobs import read_job
+from diffusion_lightning.sweeps.report.stats import Estimate, t_quantile_975
+from diffusion_lightning.sweeps.report.sweep import Sweep
+from diffusion_lightning.sweeps.status import FailedJobs
 
 ROOT = Path(__file__).resolve().parents[1]
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"  # a string in multirun.yaml, not imported
@@ -218,7 +218,7 @@ def test_a_job_without_figures_gets_an_empty_panel(tmp_path):
 
 
 def run_report(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "diffusion_lightning.report", str(path)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "diffusion_lightning.sweeps.report", str(path)], cwd=ROOT,
                           capture_output=True, text=True, check=False)
 
 
@@ -264,7 +264,7 @@ def test_student_t_quantiles():
 
 
 def test_the_report_imports_neither_torch_nor_lightning_nor_private_hydra(sweep):
-    code = ("import sys; from diffusion_lightning.report import main; main([sys.argv[1]]); "
+    code = ("import sys; from diffusion_lightning.sweeps.report import main; main([sys.argv[1]]); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning')))")
     result = subprocess.run([sys.executable, "-c", code, str(sweep)], cwd=ROOT, capture_output=True, text=True,
                             check=True)

@@ -3,13 +3,14 @@
 import json
 import os
 import signal
+from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
 
-from diffusion_lightning.stepping import StepsPerCall
-from diffusion_lightning.train import build, run
+from diffusion_lightning.training.stepping import StepsPerCall
+from diffusion_lightning.training.run import build, run
 
 STEPS = ["debug=fast", "T=20", "logger=none", "trainer.max_steps=30", "trainer.val_check_interval=10",
          "callbacks.figures=null", "callbacks.sample_metrics=null", "callbacks.last_checkpoint.every_n_train_steps=10"]
@@ -111,3 +112,19 @@ def test_ctrl_c_in_the_last_call_still_stops_with_a_checkpoint(make_cfg, tmp_pat
     with pytest.raises(SystemExit):
         trainer.fit(module, datamodule=datamodule)
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 30
+
+
+OLD = ["debug=fast", "T=20", "logger=none", "model.hidden=16", "model.emb_dim=8", "lr_scheduler=none",
+       "trainer.max_steps=20", "callbacks.figures=null", "callbacks.sample_metrics=null"]
+
+
+def test_a_checkpoint_written_before_the_package_was_layered_resumes_exactly(make_cfg, tmp_path):
+    """``tests/data/main_e9abe86_step10.ckpt`` is the ``last.ckpt`` at step 10 of ``python train.py <OLD with
+    trainer.max_steps=10>``, written by commit e9abe86 (the modules then at the package root); resumed here to step
+    20 it ends where a fresh 20-step run of today's code ends."""
+    ckpt = Path(__file__).parent / "data" / "main_e9abe86_step10.ckpt"
+    run(make_cfg(*OLD, f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path / 'resumed'}"))
+    run(make_cfg(*OLD, f"paths.output_dir={tmp_path / 'plain'}"))
+    resumed, plain = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("resumed", "plain"))
+    assert resumed["step"] == plain["step"] == 20
+    assert resumed["test/nll_bound_bits"] == plain["test/nll_bound_bits"]

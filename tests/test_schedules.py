@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from diffusion_lightning import schedules
+from diffusion_lightning.diffusion import schedules
 
 GAUSSIAN = ["linear", "quadratic", "sigmoid", "constant", "cosine"]
 

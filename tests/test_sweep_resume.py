@@ -15,9 +15,9 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 
-from diffusion_lightning.report.jobs import read_jobs
-from diffusion_lightning.sweep_resume import ResumeSweep
-from diffusion_lightning.train import task
+from diffusion_lightning.sweeps.jobs import read_jobs
+from diffusion_lightning.sweeps.resume import ResumeSweep
+from diffusion_lightning.training.run import task
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ["debug=fast", "T=10", "logger=none", "callbacks.figures=null", "callbacks.sample_metrics.n_samples=64",

@@ -15,8 +15,8 @@ from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from diffusion_lightning.loggers import configuration_name
-from diffusion_lightning.report import main as report
+from diffusion_lightning.training.loggers import configuration_name
+from diffusion_lightning.sweeps.report import main as report
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml"))

@@ -1,6 +1,6 @@
 import torch
 
-from diffusion_lightning.timesteps import ImportanceSampler, UniformSampler
+from diffusion_lightning.diffusion.timesteps import ImportanceSampler, UniformSampler
 
 
 def test_importance_sampling_is_unbiased_and_follows_the_loss():

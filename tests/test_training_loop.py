@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from diffusion_lightning.stepping import steps_per_call
-from diffusion_lightning.train import build, run
+from diffusion_lightning.training.stepping import steps_per_call
+from diffusion_lightning.training.run import build, run
 
 STEPS = ["debug=fast", "T=20", "trainer.max_steps=25", "trainer.val_check_interval=10", "trainer.log_every_n_steps=5",
          "callbacks.figures=null", "callbacks.sample_metrics=null", "callbacks.last_checkpoint.every_n_train_steps=10"]

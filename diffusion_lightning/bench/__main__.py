@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from .. import environment
+from ..training import environment
 
 environment.configure()  # before torch loads: OpenMP reads its wait policy then
 

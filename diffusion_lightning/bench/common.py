@@ -14,7 +14,7 @@ import lightning as L
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from ..train import build
+from ..training.run import build
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 RUN_DIR = tempfile.TemporaryDirectory(prefix="bench_")  # paths.output_dir of every run; removed at exit

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ..train import build
+from ..training.run import build
 from .common import compose_cfg, load, quiet
 
 BOUND = {"full": {"swiss_roll": ["T=1000", "data.n_test=10000"], "heartbeat": ["experiment=heartbeat_paper"],

@@ -9,9 +9,9 @@ import lightning as L
 import torch
 
 from ..data.batches import TrainingBatches
-from ..ema import update_ema
-from ..processes.base import chunks_of_t
-from ..train import build
+from ..training.ema import update_ema
+from ..diffusion.processes.base import chunks_of_t
+from ..training.run import build
 from .common import compose_cfg
 
 

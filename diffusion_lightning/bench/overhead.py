@@ -3,7 +3,7 @@ configured by default; no logger, evaluating callbacks and validation off) again
 same work per step (``loops.BareLoop``), interleaved block by block in one process so both see the same load.
 
 A last line times the bare loop with PyTorch's NVML-based CUDA check on (as ``import lightning`` sets it) and as
-the product runs it (``diffusion_lightning/environment.py`` turns the check off where no NVIDIA driver is installed).
+the product runs it (``diffusion_lightning/training/environment.py`` turns the check off where no NVIDIA driver is installed).
 """
 
 import os

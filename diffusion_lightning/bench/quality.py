@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import lightning as L
 
-from ..train import build
+from ..training.run import build
 from .common import compose_cfg, load, quiet
 
 TOLERANCE_BITS = 0.1

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .. import environment
+from ..training import environment
 from .common import load
 
 BLOCK = 50  # steps between the marks of the first run of "joined"
@@ -34,7 +34,7 @@ SETTINGS = {"full": [("alone", "", None), ("alone", "PASSIVE", None), ("alone", 
 # looks at the machine when the child is due to start.
 LAUNCH = ("import json, sys, time, pathlib; start, t0 = pathlib.Path(sys.argv[1]), time.time(); "
           "[time.sleep(0.05) for _ in iter(lambda: start.exists() or time.time() > t0 + 600, True)]; "
-          "from diffusion_lightning import environment; environment.configure(); "
+          "from diffusion_lightning.training import environment; environment.configure(); "
           "from diffusion_lightning.bench.threads import child; print(json.dumps(child(*sys.argv[2:])))")
 
 
@@ -43,7 +43,7 @@ def child(size: str, threads: str, until: str = "") -> dict:
     every 50 steps until that file exists (the first run of "joined")."""
     import torch
 
-    from ..train import build
+    from ..training.run import build
     from .common import compose_cfg, quiet
     from .loops import BareLoop
 

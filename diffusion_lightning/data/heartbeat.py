@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError
-from ..metrics import match_fractions
+from .metrics import match_fractions
 from .base import InMemoryDataModule
 
 

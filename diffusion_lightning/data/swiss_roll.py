@@ -11,8 +11,8 @@ import math
 import torch
 
 from ..errors import ConfigError
-from ..losses import LOG2
-from ..metrics import energy_distance
+from ..diffusion.losses import LOG2
+from .metrics import energy_distance
 from .base import InMemoryDataModule
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from ..losses import LOG2
 from ..objectives import Objective
 

@@ -19,12 +19,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import ddp, environment
 from .checkpointing import INTERRUPTIONS, AtomicCheckpointIO, sigterm_as_interrupt
-from .errors import ConfigError, known_failure
+from ..errors import ConfigError, known_failure
 from .loggers import build_loggers, finish_loggers, start_loggers
-from .losses import LOG2
+from ..diffusion.losses import LOG2
 from .module import DiffusionModule
 from .outputs import run_info, write_json, write_results
-from .processes.base import DiffusionProcess
+from ..diffusion.processes.base import DiffusionProcess
 from .stepping import StepsPerCall, steps_per_call
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def task(cfg: DictConfig) -> float | None:
         sigterm_as_interrupt()
     try:
         if cfg.get("resume_sweep"):  # a finished job is kept, an interrupted one resumes: see sweep_resume.py
-            from .sweep_resume import resume_job
+            from ..sweeps.resume import resume_job
 
             kept = resume_job(cfg)
             if kept is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
-from .report.jobs import read_jobs
+from .jobs import read_jobs
 
 
 class FailedJobs(Callback):

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .jobs import SEED, Job, read_jobs
+from ..jobs import SEED, Job, read_jobs
 from .stats import Estimate, paired
 
 SORT_METRICS = ("test/nll_bound_bits", "val/nll_bound_bits")  # the first that any job reports sorts the table

@@ -14,7 +14,7 @@ from PIL import Image
 from plotly.offline import get_plotlyjs
 
 from . import charts
-from .jobs import Job
+from ..jobs import Job
 from .page_script import SCRIPT, STYLE
 from .sweep import STATUSES, Group, Sweep, finite, gap
 from .tables import (above_cell, counts_cell, difference_cell, estimate_cell, interval_cell, job_cell,

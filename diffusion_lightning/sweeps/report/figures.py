@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from .jobs import Job
+from ..jobs import Job
 from .sweep import Sweep
 
 GRIDS = {"samples_grid": "samples", "forward_grid": "forward_process", "reverse_grid": "reverse_process"}

@@ -9,7 +9,7 @@ from collections import defaultdict
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, qualitative
 
-from .jobs import Job
+from ..jobs import Job
 from .sweep import Group, Sweep
 
 TEMPLATE = "plotly_white"  # embedded once in the page (``template``), stripped from each figure

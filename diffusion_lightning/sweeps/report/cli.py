@@ -1,4 +1,4 @@
-"""``python -m diffusion_lightning.report <sweep dir>``: compare a sweep's jobs offline, without W&B.
+"""``python -m diffusion_lightning.sweeps.report <sweep dir>``: compare a sweep's jobs offline, without W&B.
 
 Writes into the sweep directory (or ``--out``): ``report.md`` (configurations with mean ± std over seeds, 95%
 intervals and paired differences to the best; then every job), ``report.csv`` (one row per job), ``report.json``
@@ -29,7 +29,7 @@ def write_report(sweep_dir: Path, out: Path, metric: str | None = None) -> Sweep
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m diffusion_lightning.report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m diffusion_lightning.sweeps.report", description=__doc__.split("\n")[0])
     parser.add_argument("sweep_dir", type=Path, help="a sweep directory, e.g. multirun_outputs/<sweep>")
     parser.add_argument("--out", type=Path, help="where to write the report (default: the sweep directory)")
     parser.add_argument("--metric", help=f"summary key to sort by, lowest first (default: {' or '.join(SORT_METRICS)})")

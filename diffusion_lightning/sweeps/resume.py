@@ -19,7 +19,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from .report.jobs import Job, expand_grid, read_job, read_jobs, read_json
+from .jobs import Job, expand_grid, read_job, read_jobs, read_json
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""A sweep's comparison report, offline: ``python -m diffusion_lightning.report <sweep dir>``.
+"""A sweep's comparison report, offline: ``python -m diffusion_lightning.sweeps.report <sweep dir>``.
 
 Modules, each importing only those above it: ``jobs`` (the one reader of a sweep's jobs and their status, shared
 with ``sweep_status``), ``stats`` (mean ± std, Student-t intervals, paired differences), ``sweep`` (jobs ranked and

@@ -6,7 +6,7 @@ import csv
 import math
 from pathlib import Path
 
-from .jobs import Job
+from ..jobs import Job
 from .stats import Estimate
 from .sweep import SORT_METRICS, STATUSES, Group, Sweep, gap
 

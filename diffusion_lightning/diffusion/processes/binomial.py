@@ -8,7 +8,7 @@ per bit, which is exact when p̃ is the true posterior of each bit.
 
 import torch
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from ..losses import LOG2, bernoulli_kl, bernoulli_nll
 from ..objectives import KL, MSE, Hybrid, Objective
 from ..schedules import check_betas

@@ -2,7 +2,7 @@
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def exponential(optimizer: torch.optim.Optimizer, total_steps: int, final_factor: float = 0.01):

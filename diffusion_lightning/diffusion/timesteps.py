@@ -4,7 +4,7 @@ p_t > 0; a p_t that follows the size of L_t lowers its variance (Nichol & Dhariw
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 class UniformSampler(nn.Module):

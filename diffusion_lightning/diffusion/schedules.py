@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def _default_range(T: int, beta_start: float | None, beta_end: float | None) -> tuple[float, float]:

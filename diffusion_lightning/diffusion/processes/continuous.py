@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from ..learned_schedule import log_snr
 from ..losses import LOG2, normal_kl, normal_nll
 from ..objectives import KL, Objective

@@ -9,7 +9,7 @@ log β_t, Nichol & Dhariwal 2021 Eq. 15; ``auto``: learned_range, or fixed_small
 
 import torch
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from ..learned_schedule import LearnedSchedule
 from ..losses import LOG2, normal_kl, normal_nll
 from ..objectives import KL, MSE, Hybrid, Objective

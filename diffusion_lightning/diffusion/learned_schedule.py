@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .schedules import check_betas
 
 

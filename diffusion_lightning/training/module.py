@@ -17,10 +17,10 @@ from lightning.pytorch.utilities.enums import GradClipAlgorithmType
 from torch import nn
 
 from .ema import update_ema
-from .errors import ConfigError, DivergenceError
-from .losses import LOG2
+from ..errors import ConfigError, DivergenceError
+from ..diffusion.losses import LOG2
 from .outputs import test_points_digest
-from .processes.base import DiffusionProcess
+from ..diffusion.processes.base import DiffusionProcess
 from .stepping import optimizer_steps
 
 # A checkpoint at global step k holds the state after k steps, which is what resuming needs; Lightning warns that

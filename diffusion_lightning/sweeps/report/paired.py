@@ -1,4 +1,4 @@
-"""``python -m diffusion_lightning.report.paired <run A> <run B>``: the test bound of two runs compared point by
+"""``python -m diffusion_lightning.sweeps.report.paired <run A> <run B>``: the test bound of two runs compared point by
 point. Runs tested on the same split (same data settings and seed) share their test points, and runs with the same
 T also share the x_t drawn for the bound, so the difference B − A per point has a much smaller spread than either
 bound: its standard error resolves differences that the two bounds' own errors hide. That error is over test
@@ -41,7 +41,7 @@ def compare(run_a: Path, run_b: Path) -> dict:
     (a, points_a), (b, points_b) = per_point(run_a), per_point(run_b)
     if points_a != points_b:
         raise PairingError(f"{run_a} and {run_b} were tested on different points (their data settings or seeds "
-                           "differ); compare them unpaired with python -m diffusion_lightning.report")
+                           "differ); compare them unpaired with python -m diffusion_lightning.sweeps.report")
     n = len(a)
     if n < 2:
         raise PairingError(f"{run_a} has {n} test points: a standard error needs at least 2 (raise data.n_test)")
@@ -52,7 +52,7 @@ def compare(run_a: Path, run_b: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m diffusion_lightning.report.paired",
+    parser = argparse.ArgumentParser(prog="python -m diffusion_lightning.sweeps.report.paired",
                                      description=__doc__.split("\n")[0].split(": ", 1)[-1])
     parser.add_argument("run_a", type=Path, help="a run directory (outputs/<stamp> or a sweep's job directory)")
     parser.add_argument("run_b", type=Path, help="the run compared with it")

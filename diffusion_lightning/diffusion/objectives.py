@@ -5,7 +5,7 @@ it suits the process's parameterisation."""
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .timesteps import UniformSampler
 
 
