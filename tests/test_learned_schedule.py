@@ -72,6 +72,7 @@ def test_the_bound_reaches_the_parameters_once_per_step_and_is_exact():
     terms["loss"].backward()
     assert len(calls) == 1 and process.schedule.u.grad.abs().sum() > 0
     assert not any(b.requires_grad for b in process.buffers())  # detached between steps
+    assert "alpha_bar" not in process.state_dict()  # and still not persistent once replaced
     with torch.no_grad():
         process.schedule.u.sub_(0.5 * process.schedule.u.grad.sign())
     # The exact bound of the learned process is the bound of a fixed one built from its current β.

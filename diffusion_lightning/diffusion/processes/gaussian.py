@@ -76,10 +76,11 @@ class GaussianDiffusion(DiffusionProcess):
         self.use_loss(loss)
 
     def _set_coefficients(self, values: dict[str, torch.Tensor], persistent: bool | None = None) -> None:
-        """Keep the coefficients as float32 buffers (registered when ``persistent`` is given, else replaced)."""
+        """Keep the coefficients as float32 buffers (registered when ``persistent`` is given, else replaced: assigning
+        a tensor to a registered buffer's name replaces the buffer, keeping whether it is persistent)."""
         for name, value in values.items():
             if persistent is None:
-                self._buffers[name] = value.float()
+                setattr(self, name, value.float())
             else:
                 self.register_buffer(name, value.float(), persistent=persistent)
 
@@ -97,7 +98,7 @@ class GaussianDiffusion(DiffusionProcess):
         try:
             return super().training_losses(net, x0)
         finally:
-            self._set_coefficients({k: v.detach() for k, v in self._buffers.items() if v.requires_grad})
+            self._set_coefficients({k: v.detach() for k, v in self.named_buffers(recurse=False) if v.requires_grad})
 
     def bound(self, net, x0: torch.Tensor, *args, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
