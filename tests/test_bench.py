@@ -3,6 +3,10 @@ with its keys, and writes the report. Speed is never asserted."""
 
 import json
 import os
+import subprocess
+import sys
+
+import pytest
 
 from diffusion_lightning.training import environment
 from diffusion_lightning.bench.__main__ import BENCHMARKS, main
@@ -47,7 +51,18 @@ def test_every_benchmark_runs_and_reports(tmp_path, capsys):
     assert text.count('"bench": "sampling"') == 1
 
 
-def test_nvml_check_is_off_without_a_driver():
+@pytest.mark.parametrize("loads", [True, False])
+def test_nvml_check_stays_on_only_where_nvml_loads(monkeypatch, loads):
+    monkeypatch.setenv(environment.NVML_CHECK, "1")  # as `import lightning` sets it
+    monkeypatch.setattr(environment, "nvml_loads", lambda: loads)
     environment.configure()
-    if not environment.nvml_loads():
-        assert os.environ[environment.NVML_CHECK] == "0"
+    assert os.environ[environment.NVML_CHECK] == ("1" if loads else "0")
+
+
+def test_nvml_check_after_configure_in_a_fresh_process():
+    """On this host, in a process where ``configure`` is the first to load Lightning (as in ``train.py``)."""
+    code = ("import os; from diffusion_lightning.training import environment; environment.configure(); "
+            "print(os.environ[environment.NVML_CHECK])")
+    env = {k: v for k, v in os.environ.items() if k != environment.NVML_CHECK}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == ("1" if environment.nvml_loads() else "0")

@@ -1,6 +1,7 @@
 """Every option of every config group composes and trains a few steps."""
 
 import json
+import math
 
 import pytest
 import yaml
@@ -23,15 +24,27 @@ BINARY = {"model": ["mlp", "mlp_128", "heartbeat_paper", "heartbeat_proposed", "
 
 
 def train(make_cfg, tmp_path, *overrides):
+    """20 steps, and every bound in bits finite (a NaN or infinite bound fails here; an untrained sampler may blow
+    up, which its energy distance reports as inf, see data/metrics.py)."""
     run(make_cfg(*FAST, *overrides))
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["step"] == 20
+    bits = {k: v for k, v in summary.items() if k.endswith("_bits")}
+    assert "test/nll_bound_bits" in bits and all(map(math.isfinite, bits.values())), bits
     return summary
+
+
+def assert_a_bound(summary: dict) -> None:
+    """The bound is at least the data's true NLL, which no model beats. 20 steps are too few to learn: every option
+    here ends above the prior's cost (measured: 9–1380 bits against 4.1 on the Swiss roll, 36–155 against 14.4 on
+    the heartbeat), so beating the prior is tested where runs are long enough (tests/test_first_command.py)."""
+    assert summary["test/nll_bound_bits"] > summary["true_nll_bits"]
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in GAUSSIAN.items() for o in opts])
 def test_swiss_roll_option_trains(make_cfg, tmp_path, group, option):
     summary = train(make_cfg, tmp_path, f"{group}={option}")
+    assert_a_bound(summary)
     for key in ("val/nll_bound_bits", "test/nll_bound_bits", "true_nll_bits", "samples/energy_distance"):
         assert key in summary
 
@@ -39,6 +52,7 @@ def test_swiss_roll_option_trains(make_cfg, tmp_path, group, option):
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in BINARY.items() for o in opts])
 def test_heartbeat_option_trains(make_cfg, tmp_path, group, option):
     summary = train(make_cfg, tmp_path, "data=heartbeat", f"{group}={option}")
+    assert_a_bound(summary)
     for key in ("test/nll_bound_bits", "true_nll_bits", "test/gain_over_prior_bits", "samples/valid_fraction",
                 "samples/other_fraction"):
         assert key in summary
@@ -46,7 +60,7 @@ def test_heartbeat_option_trains(make_cfg, tmp_path, group, option):
 
 @pytest.mark.parametrize("variance", ["fixed_small", "fixed_large"])
 def test_mse_with_fixed_variances(make_cfg, tmp_path, variance):
-    train(make_cfg, tmp_path, "loss=mse", f"process.variance={variance}")
+    assert_a_bound(train(make_cfg, tmp_path, "loss=mse", f"process.variance={variance}"))
 
 
 def test_figures_are_written(make_cfg, tmp_path):

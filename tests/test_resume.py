@@ -1,6 +1,7 @@
 """Interruption and resume: Ctrl-C leaves last.ckpt, and resuming from it ends where an uninterrupted run ends."""
 
 import json
+import math
 import os
 import signal
 from pathlib import Path
@@ -9,6 +10,7 @@ import lightning as L
 import pytest
 import torch
 
+from diffusion_lightning.errors import ConfigError
 from diffusion_lightning.training.stepping import StepsPerCall
 from diffusion_lightning.training.run import build, run
 
@@ -97,13 +99,25 @@ def test_a_checkpoint_from_another_steps_per_batch_is_refused(make_cfg, tmp_path
         run(make_cfg(*STEPS, "steps_per_batch=1", f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path / 'again'}"))
 
 
-def test_a_checkpoint_loads_for_its_weights_alone(make_cfg, tmp_path):
+def test_a_checkpoint_without_steps_per_batch_loads_for_its_weights_and_is_refused_for_resume(make_cfg, tmp_path):
+    """A checkpoint written before ``steps_per_batch`` existed: evaluation (``trainer.test(ckpt_path=)``) loads its
+    weights; resuming training from it is refused in one line that says why."""
     run(make_cfg(*STEPS, "trainer.max_steps=10"))
-    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
-    del ckpt["steps_per_batch"]  # as written before steps_per_batch existed
-    _, module, _ = build(make_cfg(*STEPS))
-    module.on_load_checkpoint(ckpt)
-    module.load_state_dict(ckpt["state_dict"])
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    del saved["steps_per_batch"]  # as written before steps_per_batch existed
+    old = tmp_path / "old.ckpt"
+    torch.save(saved, old)
+
+    datamodule, module, trainer = build(make_cfg(*STEPS, f"paths.output_dir={tmp_path / 'test'}"))
+    assert any(not torch.equal(v, saved["state_dict"][k]) for k, v in module.state_dict().items())  # fresh weights
+    trainer.test(module, datamodule=datamodule, ckpt_path=str(old), verbose=False)
+    loaded = module.state_dict()
+    assert loaded.keys() == saved["state_dict"].keys()
+    assert all(torch.equal(loaded[k], saved["state_dict"][k]) for k in loaded)
+    assert math.isfinite(trainer.callback_metrics["test/nll_bound_bits"])
+
+    with pytest.raises(ConfigError, match="took one optimizer step per training_step; its step count cannot be resumed"):
+        run(make_cfg(*STEPS, f"ckpt_path={old}", f"paths.output_dir={tmp_path / 'resumed'}"))
 
 
 def test_ctrl_c_in_the_last_call_still_stops_with_a_checkpoint(make_cfg, tmp_path):
