@@ -119,3 +119,10 @@ def test_energy_distance_of_a_blown_up_sampler_is_infinite():
 
     x = torch.randn(50, 2)
     assert energy_distance(torch.full((50, 2), float("inf")), x) == float("inf")
+
+
+def test_energy_distance_of_one_point_is_refused_not_nan():
+    from diffusion_lightning.data.metrics import energy_distance
+
+    with pytest.raises(ValueError, match="needs ≥ 2 points in each set, got 1 and 50"):
+        energy_distance(torch.zeros(1, 2), torch.randn(50, 2))

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from diffusion_lightning.errors import ConfigError
+from diffusion_lightning.errors import ConfigError, known_failure
 from diffusion_lightning.training.run import run
 
 from .conftest import ROOT
@@ -37,6 +37,22 @@ def assert_one_line_error(result, *fragments):
 ])
 def test_bad_setting_is_one_line(cli, overrides, fragments):
     assert_one_line_error(cli(*FAST, *overrides), *fragments)
+
+
+@pytest.mark.parametrize("overrides,line", [
+    (["data=heartbeat", "data.n_val=1"], "data.n_val=1 must be ≥ 2"),
+    (["lr_scheduler=cosine", "lr_scheduler.final_factor=1.5"], "lr_scheduler.final_factor=1.5 must lie in [0, 1]"),
+    (["lr_scheduler=cosine", "lr_scheduler.final_factor=-0.1"], "lr_scheduler.final_factor=-0.1 must lie in [0, 1]"),
+    (["callbacks.sample_metrics.n_samples=1"], "callbacks.sample_metrics.n_samples=1 must be ≥ 2; "
+                                               "callbacks.sample_metrics=null turns the sample metrics off"),
+    (["callbacks.sample_metrics.n_samples=8", "+callbacks.sample_metrics.val_samples=1"],
+     "callbacks.sample_metrics.val_samples=1 must be 0 (none) or ≥ 2"),
+])
+def test_a_size_or_factor_that_cannot_work_is_refused_in_one_line(make_cfg, overrides, line):
+    """In-process: the ConfigError behind the failure is what ``train.py`` prints as its one ``error:`` line."""
+    with pytest.raises(Exception) as info:
+        run(make_cfg(*FAST, "callbacks.figures=null", *overrides))
+    assert isinstance(known_failure(info.value), ConfigError) and str(known_failure(info.value)) == line
 
 
 def test_full_traceback_on_request(cli):

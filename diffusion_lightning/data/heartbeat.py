@@ -65,6 +65,9 @@ class HeartbeatDataModule(InMemoryDataModule):
             raise ConfigError(f"data.period={period} must lie between 1 and data.length={length}")
         self.length, self.period = length, period
         self.sizes = {"train": n_train, "val": n_val, "test": n_test}
+        for split, n in self.sizes.items():
+            if train_file is None and n < 2:  # generated splits; a file's split is its lines
+                raise ConfigError(f"data.n_{split}={n} must be ≥ 2")
 
     def make_splits(self) -> dict[str, torch.Tensor]:
         if self.files["train"] is None:

@@ -8,6 +8,8 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> float:
     when X and Y come from one distribution, positive otherwise. Non-finite samples (a sampler that blew up)
     are infinitely far: inf, not NaN."""
     x, y = x.double().flatten(1), y.double().flatten(1)
+    if min(len(x), len(y)) < 2:
+        raise ValueError(f"the energy distance needs ≥ 2 points in each set, got {len(x)} and {len(y)}")
     if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
         return float("inf")
     n, m = len(x), len(y)

@@ -8,6 +8,7 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
+from ..errors import ConfigError
 from . import plotting
 
 
@@ -25,6 +26,11 @@ class SampleMetrics(L.Callback):
     def __init__(self, n_samples: int = 2000, seed: int = 4321, val_samples: int | None = None):
         self.n_samples, self.seed = n_samples, seed
         self.val_samples = n_samples if val_samples is None else val_samples
+        if n_samples < 2:  # the energy distance compares pairs of samples
+            raise ConfigError(f"callbacks.sample_metrics.n_samples={n_samples} must be ≥ 2; "
+                              "callbacks.sample_metrics=null turns the sample metrics off")
+        if self.val_samples < 0 or self.val_samples == 1:
+            raise ConfigError(f"callbacks.sample_metrics.val_samples={self.val_samples} must be 0 (none) or ≥ 2")
 
     def _score(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, n: int) -> None:
         dm = trainer.datamodule
