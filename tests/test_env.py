@@ -1,13 +1,20 @@
 """What the entry points set before torch loads (``environment.configure``): OpenMP threads wait passively when other
 processes keep the cores busy, unless the environment chose a policy. Importing the package sets nothing."""
 
+import ast
 import os
 import subprocess
 import sys
+import tomllib
+from importlib.metadata import packages_distributions
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from diffusion_lightning.training import environment
+
+from .conftest import ROOT
 
 PROBE = ("import os, diffusion_lightning.training.environment as e; e.configure(); "
          "print(os.environ.get('OMP_WAIT_POLICY'), e.OMP_AUTO_PASSIVE)")
@@ -47,3 +54,22 @@ def test_the_math_imports_without_lightning_or_hydra(busy_core):
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", environment.CHECKED)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["[]", "None"]  # nothing loaded, no setting made, even beside a busy core
+
+
+def test_every_library_the_package_imports_is_declared():
+    """Each third-party module imported anywhere in ``diffusion_lightning/`` comes from a distribution listed in
+    pyproject.toml's ``dependencies`` (not only in an extra, and not merely installed as another's dependency)."""
+    imported = set()
+    for path in (ROOT / "diffusion_lightning").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"diffusion_lightning"}
+    declared = {canonicalize_name(Requirement(r).name)
+                for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    providers = packages_distributions()
+    undeclared = {m: providers.get(m) for m in third_party
+                  if not declared & {canonicalize_name(d) for d in providers.get(m, [])}}
+    assert {"torch", "lightning", "hydra", "yaml", "PIL"} <= third_party and not undeclared, undeclared

@@ -15,26 +15,30 @@ def summary_of(make_cfg, tmp_path, *overrides):
 
 
 def test_default_swiss_roll_is_within_a_quarter_bit_of_the_true_nll(make_cfg, tmp_path):
+    """The target, 0.25 bits; one measured run (seed 0, README): gap 0.213, bound 2.148 ± 0.027, so the target
+    holds with 1.4 standard errors to spare."""
     s = summary_of(make_cfg, tmp_path)
     assert s["test/nll_bound_bits"] - s["true_nll_bits"] < 0.25
     assert s["samples/energy_distance"] < 5 * max(s["samples/energy_distance_floor"], 1e-3)
 
 
 def test_continuous_time_swiss_roll_is_within_a_tenth_of_a_bit_of_the_true_nll(make_cfg, tmp_path):
-    """process=gaussian_continuous (VDM, T → ∞) at the default recipe: measured gap 0.030 bits (README)."""
+    """process=gaussian_continuous (VDM, T → ∞) at the default recipe: the target is 0.10 bits; one measured run
+    (seed 0, README): gap 0.030, bound 1.965 ± 0.014."""
     s = summary_of(make_cfg, tmp_path, "process=gaussian_continuous")
     assert s["test/nll_bound_bits"] - s["true_nll_bits"] < 0.10
     assert s["samples/energy_distance"] < 5 * max(s["samples/energy_distance_floor"], 1e-3)
 
 
-def test_heartbeat_paper_is_within_0_008_bits_of_the_limit(make_cfg, tmp_path):
-    """Measured 2.3251 ± 0.0014 bits/seq (2.3268 ± 0.0008 over three evaluation draws), 100% valid, in 2 min 28 s
-    (paper: 2.414; limit log2(5) = 2.3219). Issue 12 asks for ≤ 2.325, which three draws say it misses by about
-    0.002 bits, so the test holds what it reaches, with a margin for a draw."""
+def test_heartbeat_paper_holds_what_one_measured_run_reached(make_cfg, tmp_path):
+    """One measured run (training seed 0): 2.3251 ± 0.0014 bits/seq (2.3268 ± 0.0008 over three evaluation draws),
+    100% valid, in 2 min 28 s (paper: 2.414; limit log2(5) = 2.3219). Issue 12 asks for ≤ 2.325, which three draws
+    say it misses by about 0.002 bits, so the test holds the measured value within three of this run's standard
+    errors (about 0.004 bits: an evaluation draw's spread, not a second training seed's)."""
     s = summary_of(make_cfg, tmp_path, "experiment=heartbeat_paper")
-    assert s["test/nll_bound_bits"] <= 2.330
-    assert s["test/nll_bound_se_bits"] <= 0.0016  # 8000 test sequences: resolves 0.003 bits
-    assert s["samples/valid_fraction"] >= 0.999
+    assert s["test/nll_bound_bits"] <= 2.3251 + 3 * s["test/nll_bound_se_bits"]
+    assert s["test/nll_bound_se_bits"] <= 0.0016  # 8000 test sequences resolve 0.003 bits (measured: 0.0014)
+    assert s["samples/valid_fraction"] >= 0.999  # measured: 1.0
 
 
 def test_users_format_learns_and_generates_unseen_phases(make_cfg, tmp_path):

@@ -116,7 +116,7 @@ def test_a_checkpoint_without_steps_per_batch_loads_for_its_weights_and_is_refus
     assert all(torch.equal(loaded[k], saved["state_dict"][k]) for k in loaded)
     assert math.isfinite(trainer.callback_metrics["test/nll_bound_bits"])
 
-    with pytest.raises(ConfigError, match="took one optimizer step per training_step; its step count cannot be resumed"):
+    with pytest.raises(ConfigError, match="took one optimizer step per training_step; its step count cannot be"):
         run(make_cfg(*STEPS, f"ckpt_path={old}", f"paths.output_dir={tmp_path / 'resumed'}"))
 
 
