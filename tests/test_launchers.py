@@ -135,3 +135,48 @@ def test_optuna_searches_in_a_stored_study_that_a_later_launch_continues_past_fa
     trials = optuna.load_study(study_name="lr", storage=storage).trials
     assert [trial.state.name for trial in trials] == ["COMPLETE"] * 3 + ["FAIL"] * 2
     assert OmegaConf.load(tmp_path / "more" / "optimization_results.yaml").best_value == min(values)
+
+
+AUTH_PROBE = """
+import json, os, subprocess, sys
+import ray
+
+ray.init(**json.loads(sys.argv[1]))
+address = ray.get_runtime_context().gcs_address
+client = "import ray, sys; ray.init(address=sys.argv[1]); print('connected', ray.get(ray.remote(lambda: 1).remote()))"
+with_token = subprocess.run([sys.executable, "-c", client, address], capture_output=True, text=True, timeout=120)
+no_token = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}, "HOME": sys.argv[2]}
+stranger = subprocess.Popen([sys.executable, "-c", client, address], env=no_token, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+refusal = next((line for line in stranger.stdout if "connected 1" in line or "Unauthenticated" in line), "")
+stranger.kill()
+ray.shutdown()
+print(json.dumps({"mode": os.environ.get("RAY_AUTH_MODE"), "with_token": with_token.stdout, "without": refusal}))
+"""
+
+
+def test_the_local_ray_cluster_refuses_a_client_without_its_token(tmp_path):
+    """Ray ≥ 2.59 turns token authentication on for the local cluster the launcher starts (``ray.init`` with
+    conf/hydra/launcher/ray.yaml's arguments, as hydra-ray-launcher calls it): a client that has the token (the
+    head's ~/.ray/auth_token) runs a task; one without it is refused. HOME is a temporary folder, so the token Ray
+    generates is not written to the user's home."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        cfg = compose("train", overrides=["hydra/launcher=ray", "hydra.launcher.ray.init.num_cpus=1"],
+                      return_hydra_config=True)
+    ray_dir = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    init = {**OmegaConf.to_container(cfg.hydra.launcher.ray.init, resolve=True), "_temp_dir": str(ray_dir)}
+    env = {**{k: v for k, v in ENV.items() if not k.startswith("RAY_AUTH")}, "HOME": str(tmp_path)}
+    try:
+        stranger = tmp_path / "stranger"  # a home without .ray/auth_token
+        stranger.mkdir()
+        result = subprocess.run([*loopback_only(), sys.executable, "-c", AUTH_PROBE, json.dumps(init), str(stranger)],
+                                env=env, capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        shutil.rmtree(ray_dir, ignore_errors=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout.splitlines()[-1])
+    assert probe["mode"] == "token" and (tmp_path / ".ray" / "auth_token").is_file()
+    assert probe["with_token"].strip() == "connected 1"
+    assert "InvalidAuthToken" in probe["without"], probe["without"]
