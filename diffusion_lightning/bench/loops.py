@@ -48,9 +48,9 @@ class BareLoop:
             self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
-            if ema:
-                update_ema(ema, params, self.ema_decay, self.steps)
             self.steps += 1
+            if ema:
+                update_ema(ema, params, self.ema_decay, self.steps)  # after step ``steps``, as the module does
         return (time.perf_counter() - start) / n
 
 

@@ -21,7 +21,6 @@ from ..errors import ConfigError, DivergenceError
 from ..diffusion.losses import LOG2
 from .outputs import test_points_digest
 from ..diffusion.processes.base import DiffusionProcess
-from .stepping import optimizer_steps
 
 # A checkpoint at global step k holds the state after k steps, which is what resuming needs; Lightning warns that
 # under manual optimization it is not the state before the k-th step.
@@ -58,11 +57,13 @@ class DiffusionModule(L.LightningModule):
     def training_step(self, batches: torch.Tensor, batch_idx: int) -> None:
         """One optimizer step per batch in ``batches`` ([steps, batch_size, ...]), up to ``max_steps``."""
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
-        optimizer_step = optimizer_steps(self, optimizer)  # backward, clipping and update, through Lightning or not
         for x0 in batches:
             if self._last_step_done():
                 break
-            optimizer_step(self._loss(x0))
+            loss = self._loss(x0)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()  # clips first (``on_before_optimizer_step``); the trainer counts the step
             if scheduler is not None:
                 scheduler.step()
             self._update_ema()

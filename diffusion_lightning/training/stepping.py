@@ -2,21 +2,12 @@
 then cost once per K steps instead of once per step. This module owns K: it chooses it from the config, tells the
 datamodule to stack K batches per item (``TrainingBatches``), counts the trainer's validation interval in calls,
 and keeps K in the checkpoint so that a run resumes only with the K it was written with. The module just runs one
-optimizer step per stacked batch; nothing else depends on K, and training is the same step for step whatever K is.
-
-It also owns how each of those steps is made (``optimizer_steps``): through Lightning's wrappers, or, where they
-provably only call through, by the same calls made directly."""
+optimizer step per stacked batch; nothing else depends on K, and training is the same step for step whatever K is."""
 
 import logging
 import math
-from collections.abc import Callable
 
 import lightning as L
-import torch
-from lightning.pytorch.core.optimizer import LightningOptimizer
-from lightning.pytorch.plugins.precision import Precision
-from lightning.pytorch.profilers import PassThroughProfiler
-from lightning.pytorch.strategies import SingleDeviceStrategy
 from omegaconf import DictConfig
 
 from ..errors import ConfigError
@@ -82,51 +73,3 @@ class StepsPerCall(L.Callback):
             raise ConfigError(f"the checkpoint was written with {saved} optimizer steps per training_step and this run "
                               f"takes {self.steps}: resume with the same steps_per_batch and intervals "
                               "(trainer.val_check_interval, trainer.log_every_n_steps, every_n_train_steps, max_steps)")
-
-
-# What Lightning runs around every backward and optimizer step under manual optimization, besides the calls themselves:
-# these hooks over every callback and the module (and ``LightningModule.backward``, which calls ``loss.backward``).
-CALLBACK_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
-MODULE_STEP_HOOKS = ("on_before_backward", "on_after_backward", "backward")
-
-
-def calls_through(trainer: L.Trainer, module: L.LightningModule) -> bool:
-    """Whether ``manual_backward`` and ``LightningOptimizer.step`` add nothing to the plain calls: one device (no
-    gradient synchronisation), 32-bit precision (no loss scaling or unscaling), no profiler, and no callback or
-    module hook around backward or the optimizer step but the module's own ``on_before_optimizer_step``."""
-    overrides = [getattr(type(callback), hook) is not getattr(L.Callback, hook)
-                 for callback in trainer.callbacks for hook in CALLBACK_STEP_HOOKS]
-    overrides += [getattr(type(module), hook) is not getattr(L.LightningModule, hook) for hook in MODULE_STEP_HOOKS]
-    return (type(trainer.strategy) is SingleDeviceStrategy and type(trainer.precision_plugin) is Precision
-            and type(trainer.profiler) is PassThroughProfiler and module.fabric is None and not any(overrides))
-
-
-def optimizer_steps(module: L.LightningModule, optimizer: LightningOptimizer) -> Callable[[torch.Tensor], None]:
-    """The function that takes one optimizer step on a loss: zero_grad, backward, the module's
-    ``on_before_optimizer_step`` (its clipping) and the update, counted by the trainer as an optimizer step.
-
-    Through Lightning (``manual_backward`` and ``LightningOptimizer.step``: the strategy, the precision plugin, which
-    unscales mixed-precision gradients before the hook, and every callback's hooks), or, where that only calls
-    through (``calls_through``), by the same calls in the same order: the hook inside ``optimizer.step``'s closure,
-    as the precision plugin runs it, and the trainer's step counting around it (``bench overhead``: the tiny MLP's
-    steps gain about a tenth)."""
-    if not calls_through(module.trainer, module):
-        def step(loss: torch.Tensor) -> None:
-            optimizer.zero_grad()
-            module.manual_backward(loss)
-            optimizer.step()
-
-        return step
-    torch_optimizer = optimizer.optimizer
-
-    def before_update() -> None:
-        module.on_before_optimizer_step(torch_optimizer)
-
-    def direct_step(loss: torch.Tensor) -> None:
-        torch_optimizer.zero_grad()
-        loss.backward()
-        optimizer._on_before_step()  # the trainer counts the step (global_step) around the update, as in .step()
-        torch_optimizer.step(closure=before_update)
-        optimizer._on_after_step()
-
-    return direct_step
