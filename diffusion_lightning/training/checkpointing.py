@@ -29,13 +29,20 @@ class InterruptCheckpoint(L.Callback):
     with ``ckpt_path=<run dir>/checkpoints/last.ckpt`` continues as if never stopped, validations included
     (exactly, on a CPU in one process). A second Ctrl-C stops at once and keeps the previous checkpoint; so do
     failures (e.g. divergence): a broken model never replaces the last good checkpoint. Under DDP the ranks agree
-    before stopping, and a SIGTERM to the first rank reaches the others."""
+    before stopping, and a SIGTERM to the first rank reaches the others.
+
+    It saves only where Lightning's own checkpoints are saved, so that Lightning's loop counters resume as they
+    are: at the end of the call (as ``ModelCheckpoint(every_n_train_steps)`` does; the run stops at the start of
+    the next call), and again when a validation follows the call, at the end of training (``should_stop`` set
+    once the validation has run: Lightning then resumes past it). The first save is what a second Ctrl-C during
+    that validation keeps."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, dirpath: str):
         self.path = Path(dirpath) / "last.ckpt"
         self.requested: int | None = None
+        self.saved = False  # at the end of the running call, after a stop was requested
         self.previous: dict[int, object] = {}
         self.trainer: L.Trainer | None = None
 
@@ -51,7 +58,7 @@ class InterruptCheckpoint(L.Callback):
             launcher.kill(signum)  # the other DDP ranks, when this process started them
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.requested, self.trainer = None, trainer
+        self.requested, self.saved, self.trainer = None, False, trainer
         if threading.current_thread() is threading.main_thread():
             self.previous = {signum: signal.signal(signum, self.request_stop) for signum in self.SIGNALS}
 
@@ -60,24 +67,29 @@ class InterruptCheckpoint(L.Callback):
             return trainer.strategy.reduce_boolean_decision(self.requested is not None, all=False)
         return self.requested is not None
 
-    def save_and_stop(self, trainer: L.Trainer) -> None:
+    def save(self, trainer: L.Trainer) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(self.path)
-        raise KeyboardInterrupt(f"signal {self.requested}")
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args) -> None:
+        if self.stop_requested(trainer):
+            self.save(trainer)
+            self.saved = True
 
     def on_train_batch_start(self, trainer: L.Trainer, *args) -> None:
-        if self.stop_requested(trainer):
-            # Lightning counts this call's batch as fetched; unfetched, the resumed run counts calls (and so
-            # schedules validation) as this one would have.
-            progress = trainer.fit_loop.epoch_loop.batch_progress
-            progress.total.ready, progress.current.ready = progress.total.completed, progress.current.completed
-            self.save_and_stop(trainer)
+        if self.saved:  # no validation followed the call that saved
+            raise KeyboardInterrupt(f"signal {self.requested}")
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn == "fit" and not trainer.sanity_checking and self.stop_requested(trainer):
+            trainer.should_stop = True  # ends training without another validation: ``on_train_end`` saves
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        """A signal during the last call or the last validation: training is done, but the run stops here."""
+        """Training ends here after a signal during a validation, or during the last call: the run stops."""
         self.restore_signals()
         if self.stop_requested(trainer):
-            self.save_and_stop(trainer)
+            self.save(trainer)
+            raise KeyboardInterrupt(f"signal {self.requested}")
 
     def restore_signals(self) -> None:
         """Put back the handlers this callback replaced (not Lightning's own, set while it shuts down)."""
