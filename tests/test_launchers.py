@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from diffusion_lightning.sweeps.report import main as report
 from diffusion_lightning.sweeps.jobs import read_jobs
+
+from .wandb_runs import offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["debug=fast", "T=10", "callbacks.sample_metrics.n_samples=64", "callbacks.figures.n_samples=64"]
@@ -72,11 +73,8 @@ def test_ray_runs_each_job_as_a_task_with_its_cpus_directory_wandb_run_and_summa
     infos = check_jobs(sweep_dir, [0, 1])
     assert [info["torch_threads"] for info in infos] == [1, 1]  # hydra.launcher.ray.remote.num_cpus
     for job in read_jobs(sweep_dir):
-        runs = list((job.path / "wandb").glob("offline-run-*/run-*.wandb"))
-        assert len(runs) == 1, f"{job.name}: one offline W&B run expected"
-        record = runs[0].read_bytes()  # RunRecord.run_group (field 6) and .display_name (field 8)
-        for field, text in ((6, sweep_dir.name), (8, job.name)):
-            assert bytes([field << 3 | 2, len(text)]) + text.encode() in record, (field, text)
+        run = offline_run(job.path)
+        assert (run["run_group"], run["display_name"]) == (sweep_dir.name, job.name)
     assert report([str(sweep_dir)]) == 0
     rows = list(csv.DictReader((sweep_dir / "report.csv").open()))
     assert sorted((r["seed"], r["status"]) for r in rows) == [("0", "finished"), ("1", "finished")]
@@ -96,18 +94,21 @@ def test_submitit_runs_each_job_pickled_in_its_own_process(tmp_path):
 
 
 def test_slurm_arrays_are_limited_and_a_job_near_its_time_limit_is_sent_sigterm(tmp_path):
-    """The sbatch options that submitit writes from conf/hydra/launcher/slurm.yaml (no cluster needed): SIGTERM,
-    which stops a job with a last.ckpt for resume_sweep=true, instead of submitit's USR2, which fails it."""
-    from submitit.slurm.slurm import _make_sbatch_string
-
-    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
-        overrides = ["hydra/launcher=slurm", "hydra.launcher.array_parallelism=4", "hydra.launcher.gpus_per_node=1"]
-        launcher = compose("train", overrides=overrides, return_hydra_config=True).hydra.launcher
-    text = _make_sbatch_string(command="python -c pass", folder=tmp_path, map_count=8,
-                               gpus_per_node=launcher.gpus_per_node, array_parallelism=launcher.array_parallelism,
-                               signal_delay_s=launcher.signal_delay_s,
-                               additional_parameters=OmegaConf.to_container(launcher.additional_parameters))
-    assert {"#SBATCH --array=0-7%4", "#SBATCH --gpus-per-node=1", "#SBATCH --signal=TERM@120"} <= set(text.splitlines())
+    """The sbatch script that a real ``-m`` launch with conf/hydra/launcher/slurm.yaml submits, caught by an
+    ``sbatch`` of our own that keeps it and refuses (no cluster needed): SIGTERM, which stops a job with a last.ckpt
+    for resume_sweep=true, instead of submitit's USR2, which fails it."""
+    bin_dir, script = tmp_path / "bin", tmp_path / "submitted.sh"
+    bin_dir.mkdir()
+    commands = {"sbatch": f'cp "$1" {script}\necho "no cluster here" >&2', "srun": ""}  # submitit looks for srun
+    for name, body in commands.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\nexit 1\n")
+        (bin_dir / name).chmod(0o755)
+    env = {**ENV, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    result = sweep(tmp_path / "slurm", "hydra/launcher=slurm", "hydra.launcher.array_parallelism=4",
+                   "hydra.launcher.gpus_per_node=1", *TINY, "logger=none", "seed=range(8)", env=env)
+    assert result.returncode != 0 and "no cluster here" in result.stderr, result.stderr[-3000:]
+    lines = set(script.read_text().splitlines())
+    assert {"#SBATCH --array=0-7%4", "#SBATCH --gpus-per-node=1", "#SBATCH --signal=TERM@120"} <= lines, lines
 
 
 def test_optuna_searches_in_a_stored_study_that_a_later_launch_continues_past_failing_trials(tmp_path):

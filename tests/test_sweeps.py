@@ -2,6 +2,7 @@
 report; a failed job; the sweep presets and the SLURM launcher config, composed (run them with `pytest -m slow`)."""
 
 import csv
+import itertools
 import json
 import os
 import re
@@ -12,11 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from diffusion_lightning.training.loggers import configuration_name
 from diffusion_lightning.sweeps.report import main as report
+
+from .wandb_runs import offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = sorted(p.stem for p in (ROOT / "conf" / "sweep").glob("*.yaml"))
@@ -62,14 +64,11 @@ def test_a_grid_makes_one_directory_per_job_named_by_its_overrides(grid):
 
 def test_each_job_is_its_own_wandb_run_grouped_by_sweep_and_named_by_job(grid):
     for job in job_dirs(grid):
-        runs = list((job / "wandb").glob("offline-run-*/run-*.wandb"))
-        assert len(runs) == 1, f"{job.name}: one offline W&B run expected"
-        record = runs[0].read_bytes()
-        # RunRecord.run_group (field 6) and .display_name (field 8), as protobuf writes short strings
-        # .job_type (field 7): the configuration, the overrides without the seed, the same for every seed
+        run = offline_run(job)
+        # the job type: the configuration, the overrides without the seed, the same for every seed
         overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text())
-        for field, text in ((6, grid.name), (7, configuration_name(overrides)), (8, job.name)):
-            assert bytes([field << 3 | 2, len(text)]) + text.encode() in record, (field, text)
+        assert (run["run_group"], run["job_type"], run["display_name"]) == (
+            grid.name, configuration_name(overrides), job.name)
 
 
 def test_the_seeds_of_one_configuration_share_its_name():
@@ -152,10 +151,14 @@ def test_the_slurm_launcher_config_composes():
 
 
 def grid_jobs(preset: str, *overrides: str) -> list[list[str]]:
-    """The jobs a preset expands to, as Hydra's basic sweeper makes them."""
+    """The jobs a preset expands to, as Hydra's basic sweeper makes them: the product of each key's values (Hydra's
+    public ``Override.sweep_string_iterator``), a later override of a key replacing an earlier one."""
     params = compose_hydra(f"sweep={preset}").hydra.sweeper.params
-    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + list(overrides))
-    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    values = {}
+    for o in OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + list(overrides)):
+        swept = o.sweep_string_iterator() if o.is_sweep_override() else [o.get_value_element_as_str()]
+        values[o.get_key_element()] = [f"{o.get_key_element()}={v}" for v in swept]
+    return [list(job) for job in itertools.product(*values.values())]
 
 
 @pytest.mark.parametrize("preset", PRESETS)
