@@ -35,7 +35,7 @@ class InterruptCheckpoint(L.Callback):
     are: at the end of the call (as ``ModelCheckpoint(every_n_train_steps)`` does; the run stops at the start of
     the next call), and again when a validation follows the call, at the end of training (``should_stop`` set
     once the validation has run: Lightning then resumes past it). The first save is what a second Ctrl-C during
-    that validation keeps."""
+    that validation keeps; resumed, it skips that validation, as Lightning's own step checkpoints do."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
