@@ -120,3 +120,12 @@ def test_a_hybrid_weight_must_be_positive():
 def test_auto_variance_follows_the_loss():
     assert process(loss=MSE()).variance == "fixed_small"
     assert process(loss=KL()).variance == process(loss=Hybrid()).variance == "learned_range"
+
+
+def test_a_fixed_schedules_coefficients_are_buffers_in_the_state_dict():
+    """Checkpoints written by earlier versions hold these ten keys; a learned schedule's are rebuilt, never stored."""
+    p = process(T=10)
+    names = {"alpha_bar", "betas", "eps_coef", "log_beta_large", "log_post_var", "post_c0", "post_ct",
+             "recip_sqrt_alpha", "sqrt_alpha_bar", "sqrt_one_minus_alpha_bar"}
+    assert set(p.state_dict()) == names and {name for name, _ in p.named_buffers()} == names
+    assert all(b.dtype == torch.float32 and b.shape == (11,) for b in p.buffers())

@@ -72,7 +72,7 @@ class GaussianDiffusion(DiffusionProcess):
             self.register_load_state_dict_post_hook(lambda module, _: module.refresh())
         else:
             self.schedule = None
-            self._set_coefficients(coefficients(check_betas(torch.as_tensor(betas, dtype=torch.float64))))
+            self._set_coefficients(coefficients(check_betas(torch.as_tensor(betas, dtype=torch.float64))), persistent=True)
         self.use_loss(loss)
 
     def _set_coefficients(self, values: dict[str, torch.Tensor], persistent: bool | None = None) -> None:
