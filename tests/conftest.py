@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,32 @@ from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_SILENT", "true")
+# The tiny sweep that the tests which only read a sweep share: a schedule × loss grid of 4 jobs, logged to W&B offline.
+TINY = ["debug=fast", "T=10", "callbacks.sample_metrics.n_samples=64", "callbacks.figures.n_samples=64"]
+TINY_SWEEP = [*TINY, "logger=wandb", "schedule=linear,cosine", "loss=kl,mse"]
+
+
+def run_sweep(sweep_dir: Path, *overrides: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``python train.py -m OVERRIDES`` with its sweep directory at ``sweep_dir``, as a user runs it."""
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), "-m", f"hydra.sweep.dir={sweep_dir}", *overrides],
+                          cwd=sweep_dir.parent, capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1"})
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(tmp_path_factory) -> Path:
+    """``python train.py -m TINY_SWEEP``, run once per test session (once per pytest-xdist worker) for the tests that
+    only read a sweep; a test that writes into a sweep works on ``tiny_sweep_copy``."""
+    sweep_dir = tmp_path_factory.mktemp("tiny") / "grid"
+    result = run_sweep(sweep_dir, *TINY_SWEEP)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return sweep_dir
+
+
+@pytest.fixture
+def tiny_sweep_copy(tiny_sweep, tmp_path) -> Path:
+    """A copy of the tiny sweep of this test's own, to write into."""
+    return shutil.copytree(tiny_sweep, tmp_path / tiny_sweep.name, symlinks=True)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""`python -m diffusion_lightning.sweeps.report` over hand-made sweep directories: the job reader, ranking, seeds grouped
-into configurations with their statistics, the files written, and errors (the real sweeps it reads are in
-test_sweeps.py; the page in a browser is in test_dashboard.py)."""
+"""`python -m diffusion_lightning.sweeps.report` over hand-made sweep directories: the job reader, ranking, seeds
+grouped into configurations with their statistics, the files written, and errors; its imports over the shared tiny
+sweep (the real sweeps it reads are in test_sweeps.py, damaged files in test_sweep_files.py; the page in a browser is
+in test_dashboard.py)."""
 
 import csv
 import json
@@ -21,7 +22,6 @@ from diffusion_lightning.sweeps.report.sweep import Sweep
 from diffusion_lightning.sweeps.status import FailedJobs
 
 ROOT = Path(__file__).resolve().parents[1]
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"  # a string in multirun.yaml, not imported
 
 
 def make_job(sweep, num, overrides, summary=None, figures=True, per_t=False):
@@ -46,7 +46,9 @@ def make_job(sweep, num, overrides, summary=None, figures=True, per_t=False):
 
 
 def write_grid(sweep, params, task):
-    hydra = {"sweeper": {"_target_": BASIC_SWEEPER, "params": params}, "overrides": {"task": task}}
+    """multirun.yaml, the parts the job reader uses: the sweeper chosen, its params and the command line's overrides."""
+    hydra = {"runtime": {"choices": {"hydra/sweeper": "basic"}}, "sweeper": {"params": params},
+             "overrides": {"task": task}}
     (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": hydra}))
 
 
@@ -94,17 +96,16 @@ def test_jobs_are_ranked_best_first_with_failed_and_missing_last(sweep):
 
 
 def test_a_killed_job_is_interrupted_with_the_step_of_its_last_checkpoint(tmp_path):
-    torch = pytest.importorskip("torch")
+    """The step comes from the last.json written beside last.ckpt; a checkpoint of a version that wrote none has an
+    unknown step (the reader never opens a checkpoint)."""
     job = make_job(tmp_path, 0, ["T=10"])
     (job / "run_info.json").write_text("{}")
     assert (read_job(job).status, read_job(job).note) == ("interrupted", "killed")
     (job / "checkpoints").mkdir()
-    state = torch.nn.Linear(2, 2).state_dict()  # an OrderedDict with attributes, as Lightning's checkpoints hold
-    torch.save({"global_step": 700, "state_dict": state, "hyper_parameters": {"lr": 0.1}},
-               job / "checkpoints" / "last.ckpt")
-    assert read_job(job).note == "killed: no summary.json, last.ckpt at step 700"
-    (job / "checkpoints" / "last.ckpt").write_text("half-written")
-    assert read_job(job).note == "killed"
+    (job / "checkpoints" / "last.ckpt").write_bytes(b"not read")
+    assert read_job(job).note == "killed: no summary.json, last.ckpt at an unknown step"
+    (job / "checkpoints" / "last.json").write_text(json.dumps({"global_step": 700, "epoch": 0}))
+    assert read_job(job).note == "killed: no summary.json, last.ckpt at step 700" and read_job(job).problems == []
 
 
 def test_the_end_of_sweep_check_reads_the_same_statuses(sweep, capsys):
@@ -160,7 +161,9 @@ def test_each_configuration_is_also_compared_with_the_one_ranked_above(tmp_path)
     assert main([str(sweep)]) == 0
     groups = json.loads((sweep / "report.json").read_text())["groups"]
     assert [g["config"]["schedule"] for g in groups] == ["a", "b", "c"] and "difference_to_previous" not in groups[0]
-    assert groups[1]["difference_to_previous"] == groups[1]["difference_to_best"]
+    above_b = groups[1]["difference_to_previous"]  # b − a, seed by seed: 1.0, 1.1, 0.9
+    assert above_b["n"] == 3 and above_b["mean"] == pytest.approx(1.0) and above_b["std"] == pytest.approx(0.1)
+    assert groups[2]["difference_to_best"]["mean"] == pytest.approx(1.05)  # c − a
     step = groups[2]["difference_to_previous"]
     assert step["n"] == 3 and step["mean"] == pytest.approx(0.05) and step["std"] == pytest.approx(0.01)
     assert step["distinguishable"]  # 0.05 ± 0.025, although the three values of b and c overlap
@@ -263,11 +266,13 @@ def test_student_t_quantiles():
     assert Estimate.of([1.0]).std is None and Estimate.of([]).mean is None
 
 
-def test_the_report_imports_neither_torch_nor_lightning_nor_private_hydra(sweep):
-    code = ("import sys; from diffusion_lightning.sweeps.report import main; main([sys.argv[1]]); "
+def test_the_report_imports_neither_torch_nor_lightning_nor_private_hydra(tiny_sweep, tmp_path):
+    """Over a real sweep (with checkpoints): the report, the end-of-sweep status and the resume callback's reader."""
+    code = ("import sys; from diffusion_lightning.sweeps.report import main; import diffusion_lightning.sweeps.status, "
+            "diffusion_lightning.sweeps.resume; assert main([sys.argv[1], '--out', sys.argv[2]]) == 0; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning')))")
-    result = subprocess.run([sys.executable, "-c", code, str(sweep)], cwd=ROOT, capture_output=True, text=True,
-                            check=True)
-    assert result.stdout.strip().splitlines()[-1] == "[]"
-    sources = (ROOT / "diffusion_lightning" / "report").glob("*.py")
-    assert not any("hydra._internal" in path.read_text() for path in sources)
+    result = subprocess.run([sys.executable, "-c", code, str(tiny_sweep), str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    assert "| finished |" in result.stdout and result.stdout.strip().splitlines()[-1] == "[]"
+    sources = list((ROOT / "diffusion_lightning" / "sweeps").rglob("*.py"))
+    assert len(sources) > 10 and not any("hydra._internal" in path.read_text() for path in sources)

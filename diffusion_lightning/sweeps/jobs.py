@@ -1,36 +1,40 @@
 """The one reader of a sweep's jobs, shared by the report, the end-of-sweep check and sweep resuming.
 
 A job is a directory ``<num>_<overrides>/`` that Hydra made (with ``.hydra/overrides.yaml``) and the task filled
-(``summary.json``, ``curves.json``, ``figures/``, ``checkpoints/``), or a job of the grid in ``multirun.yaml`` that
-has no directory yet. Reading is cheap and imports neither torch nor Lightning."""
+(``summary.json``, ``curves.json``, ``figures/``, ``checkpoints/`` with ``last.json`` beside ``last.ckpt``), or a job
+of the grid in ``multirun.yaml`` that has no directory yet. A file that cannot be read is named in ``problems`` (one
+line each), never rewritten, and the other jobs are read as usual. Reading is cheap and imports neither torch nor
+Lightning: a checkpoint's step comes from the JSON written beside it (``AtomicCheckpointIO``)."""
 
-import io
-import itertools
 import json
 import math
-import pickle
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import yaml
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 
+from .grid import grid_jobs
+
 SEED = "seed"
+OVERRIDES, SUMMARY, SIDECAR = ".hydra/overrides.yaml", "summary.json", "checkpoints/last.json"
+HYDRA = ".hydra/hydra.yaml"  # written just before overrides.yaml, with the same overrides (hydra.overrides.task)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where PyYAML has it: ten times faster
 
 
 @dataclass
 class Job:
     """One job of a sweep: its number, its overrides, and what it left (``path`` is None for a grid job that never
-    started)."""
+    started). ``unreadable`` maps each of its files that could not be read to why."""
 
     num: int
     overrides: list[str]
     path: Path | None = None
     summary: dict = field(default_factory=dict)
-    curves: dict = field(default_factory=dict)
+    checkpoint_step: int | None = None  # global_step of last.ckpt, from the last.json beside it
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -38,9 +42,18 @@ class Job:
         return self.path.name if self.path else f"job {self.num}"
 
     @property
+    def problems(self) -> list[str]:
+        """One line per file of the job that could not be read, naming it."""
+        return [f"{self.path / name} cannot be read ({reason}); left as it is" for name, reason in
+                self.unreadable.items()]
+
+    @property
     def status(self) -> str:
-        """finished, failed or interrupted as its summary says; interrupted also for a job that started (run_info.json
-        or last.ckpt) but left no summary, i.e. was killed (a job still running reads the same); else missing."""
+        """finished, failed or interrupted as its summary says; unreadable where its summary (or, outside a known
+        grid, its overrides) cannot be read; interrupted also for a job that started (run_info.json or last.ckpt)
+        but left no summary, i.e. was killed (a job still running reads the same); else missing."""
+        if SUMMARY in self.unreadable or (OVERRIDES in self.unreadable and not self.overrides):
+            return "unreadable"
         if self.summary:
             return self.summary.get("status", "missing")
         if self.path and ((self.path / "run_info.json").is_file() or self.last_checkpoint.is_file()):
@@ -49,14 +62,18 @@ class Job:
 
     @property
     def note(self) -> str:
-        """Why a job has no result: its error, or what is missing."""
+        """Why a job has no result: its error, what is missing, or which file cannot be read."""
         if self.path is None:
             return "never started"
+        if self.status == "unreadable":
+            return "; ".join(f"{name} cannot be read: {reason}" for name, reason in self.unreadable.items())
         if self.summary:
             return self.summary.get("error", "")
         if self.status == "interrupted":
+            if not self.last_checkpoint.is_file():
+                return "killed"
             step = self.checkpoint_step
-            return "killed" + ("" if step is None else f": no summary.json, last.ckpt at step {step}")
+            return "killed: no summary.json, last.ckpt at " + ("an unknown step" if step is None else f"step {step}")
         return "no summary.json (never ran, or still starting)"
 
     @property
@@ -78,62 +95,36 @@ class Job:
         path = self.path / "figures" / f"{name}.png" if self.path else None
         return path if path and path.is_file() else None
 
+    def read(self, name: str, parse: Callable[[str], object]):
+        """The job's file ``name`` parsed, None where there is none or ``parse`` refuses it (then it is named in
+        ``unreadable``)."""
+        path = self.path / name if self.path else None
+        if path is None or not path.is_file():
+            return None
+        try:
+            return parse(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as error:  # JSONDecodeError is a ValueError
+            self.unreadable[name] = reason(error)
+            return None
+
+    @cached_property
+    def curves(self) -> dict:
+        """``{"train": [...], "val": [...]}`` rows of the training and validation curves (empty where none)."""
+        return self.read("curves.json", json_object) or {}
+
     @cached_property
     def bound_per_t(self) -> dict:
         """``{"t": [0..T], "bits": [...]}`` (t = 0 is the prior term L_T) where the job wrote it, else empty."""
-        return read_json(self.path / "bound_per_t.json") if self.path else {}
+        return self.read("bound_per_t.json", json_object) or {}
 
     @cached_property
     def full_config(self) -> dict[str, object]:
         """The job's ``.hydra/config.yaml`` flattened to dotted keys (empty where there is none)."""
-        path = self.path / ".hydra" / "config.yaml" if self.path else None
-        return flatten(yaml.safe_load(path.read_text()) or {}) if path and path.is_file() else {}
+        return flatten(self.read(".hydra/config.yaml", yaml_mapping) or {})
 
     @property
     def last_checkpoint(self) -> Path:
         return self.path / "checkpoints" / "last.ckpt"
-
-    @cached_property
-    def checkpoint_step(self) -> int | None:
-        """``global_step`` of ``last.ckpt``, read from its pickle without torch (tensors are not loaded)."""
-        try:
-            with zipfile.ZipFile(self.last_checkpoint) as archive:
-                name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
-                step = _Skeleton(io.BytesIO(archive.read(name))).load().get("global_step")
-        except (OSError, StopIteration, zipfile.BadZipFile, pickle.UnpicklingError, AttributeError, EOFError):
-            return None
-        return step if isinstance(step, int) else None
-
-
-class _Stub:
-    """Stands for any object of a checkpoint other than plain containers: accepts and forgets its contents."""
-
-    def __init__(self, *args, **kwargs): ...
-    def __setstate__(self, state): ...
-    def __setitem__(self, key, value): ...
-    def append(self, item): ...
-    def extend(self, items): ...
-
-
-class _Dict(dict):
-    """An OrderedDict of the checkpoint (torch gives state dicts attributes, e.g. ``_metadata``)."""
-
-
-class _Skeleton(pickle.Unpickler):
-    """Unpickles a torch checkpoint's ``data.pkl`` into its dicts, lists and numbers, every other object a
-    ``_Stub``: no code of the file's classes runs, and no tensor storage is read."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) == ("collections", "OrderedDict"):
-            return _Dict
-        return type(name, (_Stub,), {})
-
-    def persistent_load(self, pid):
-        return None
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
@@ -148,50 +139,105 @@ def job_number(path: Path) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def read_job(job_dir: Path) -> Job:
-    """The job in ``job_dir`` (a ``<num>_<overrides>/`` directory with ``.hydra/overrides.yaml``)."""
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    return Job(job_number(job_dir), overrides, job_dir, read_json(job_dir / "summary.json"),
-               read_json(job_dir / "curves.json"))
+def reason(error: Exception) -> str:
+    """Why a file could not be read, in one line (YAML's own messages run over several)."""
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"not YAML: {error.problem} at line {mark.line + 1}, column {mark.column + 1}"
+    if isinstance(error, json.JSONDecodeError):
+        return f"not JSON: {error}"
+    return " ".join(str(error).split())
 
 
-def grid_overrides(sweep_dir: Path) -> list[list[str]]:
-    """Every job of the grid that ``multirun.yaml`` describes, in job-number order; empty for other sweepers (e.g.
-    Optuna), whose jobs are known only once they ran."""
+def json_object(text: str) -> dict:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def yaml_mapping(text: str) -> dict:
+    value = yaml.load(text, Loader=LOADER) or {}
+    if not isinstance(value, dict):
+        raise ValueError("not a YAML mapping")
+    return value
+
+
+def as_overrides(value) -> list[str]:
+    if not (isinstance(value, list) and all(isinstance(o, str) for o in value)):
+        raise ValueError("not a YAML list of overrides")
+    return value
+
+
+def override_list(text: str) -> list[str]:
+    return as_overrides(yaml.load(text, Loader=LOADER) or [])
+
+
+def recorded_overrides(text: str) -> list[str]:
+    """``hydra.overrides.task`` of a job's ``.hydra/hydra.yaml``."""
+    return as_overrides(((yaml_mapping(text).get("hydra") or {}).get("overrides") or {}).get("task") or [])
+
+
+def step_of(text: str) -> int:
+    step = json_object(text).get("global_step")
+    if not isinstance(step, int):
+        raise ValueError("no whole-number global_step")
+    return step
+
+
+def read_job(job_dir: Path, grid: list[list[str]] | None = None) -> Job:
+    """The job in ``job_dir`` (a ``<num>_<overrides>/`` directory with ``.hydra/overrides.yaml``); where its
+    overrides cannot be read, those that its ``.hydra/hydra.yaml`` records, else those of its number in ``grid``
+    (the sweep's, when known)."""
+    num = job_number(job_dir)
+    job = Job(-1 if num is None else num, [], job_dir)
+    overrides, recorded = job.read(OVERRIDES, override_list), job.read(HYDRA, recorded_overrides)
+    if None not in (overrides, recorded) and overrides != recorded:  # YAML cut short is often still YAML
+        job.unreadable[OVERRIDES] = f"not the overrides that {HYDRA} records: cut short?"
+        overrides = None
+    if overrides is None:
+        overrides = recorded if recorded is not None else grid[job.num] if 0 <= job.num < len(grid or []) else []
+    job.overrides = overrides
+    job.summary = job.read(SUMMARY, json_object) or {}
+    job.checkpoint_step = job.read(SIDECAR, step_of)  # none for a checkpoint of an older version
+    return job
+
+
+def read_grid(sweep_dir: Path) -> tuple[list[list[str]] | None, str | None]:
+    """Every job of the grid that ``multirun.yaml`` describes, in job-number order (None where they are not known
+    before they run, e.g. for Optuna), and a line naming the file where it cannot be read."""
     path = sweep_dir / "multirun.yaml"
-    hydra = yaml.safe_load(path.read_text()).get("hydra", {}) if path.is_file() else {}
-    return expand_grid(hydra.get("sweeper") or {}, (hydra.get("overrides") or {}).get("task") or []) or []
-
-
-def expand_grid(sweeper: dict, task: list[str]) -> list[list[str]] | None:
-    """The jobs Hydra's basic sweeper launches for its config ``sweeper`` (``params``) and the command line's
-    overrides ``task``, in job-number order, as it expands them: the product of the swept values, in the order the
-    keys come, a later override of a key replacing an earlier one. None for another sweeper, or a grid that is not
-    a plain list of values."""
-    if not str(sweeper.get("_target_", "")).endswith("BasicSweeper"):
-        return None
-    params = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
+    if not path.is_file():
+        return None, None
     try:
-        overrides = OverridesParser.create().parse_overrides(params + list(task))
-    except HydraException:
-        return None
-    choices = {}
-    for o in overrides:
-        key = o.get_key_element()
-        if o.is_sweep_override() and not o.is_discrete_sweep():
-            return None
-        choices[key] = ([f"{key}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
-                        else [f"{key}={o.get_value_element_as_str()}"])
-    return [list(job) for job in itertools.product(*choices.values())]
+        hydra = yaml_mapping(path.read_text()).get("hydra")
+        return (grid_jobs(hydra) if isinstance(hydra, dict) else None), None
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, HydraException) as error:
+        return None, f"{path} cannot be read ({reason(error)}); left as it is"
 
 
-def read_jobs(sweep_dir: Path) -> list[Job]:
+class Jobs(list[Job]):
+    """A sweep's jobs in job-number order, with the grid of its ``multirun.yaml`` (None where unknown) and why that
+    file could not be read (``grid_problem``)."""
+
+    grid: list[list[str]] | None = None
+    grid_problem: str | None = None
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per file of the sweep that could not be read, naming it (the jobs' files read so far)."""
+        return [line for line in [self.grid_problem] if line] + [line for job in self for line in job.problems]
+
+
+def read_jobs(sweep_dir: Path) -> Jobs:
     """The jobs of ``sweep_dir`` in job-number order: those with a directory, and grid jobs without one (missing)."""
-    jobs = {}
+    grid, grid_problem = read_grid(sweep_dir)
+    made = {}
     for path in sweep_dir.iterdir():
         num = job_number(path)
-        if num is not None and path.is_dir() and (path / ".hydra" / "overrides.yaml").is_file():
-            jobs[num] = read_job(path)
-    for num, overrides in enumerate(grid_overrides(sweep_dir)):
-        jobs.setdefault(num, Job(num, overrides))
-    return [jobs[num] for num in sorted(jobs)]
+        if num is not None and path.is_dir() and (path / OVERRIDES).is_file():
+            made[num] = read_job(path, grid)
+    jobs = Jobs(made.get(num) or Job(num, overrides) for num, overrides in enumerate(grid or []))
+    jobs += sorted((job for num, job in made.items() if num >= len(grid or [])), key=lambda job: job.num)
+    jobs.grid, jobs.grid_problem = grid, grid_problem
+    return jobs

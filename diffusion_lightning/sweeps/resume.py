@@ -2,13 +2,15 @@
 
 Each job decides from its own directory, inside the job, so that this works under any launcher (basic, joblib,
 submitit, Ray): a finished job is kept (not run again; its summary is read back and returned to the sweeper), an
-interrupted or killed job resumes from its ``checkpoints/last.ckpt``, and a failed or missing one (or one stopped
-before its first checkpoint) runs again from the start. Before any job starts, ``ResumeSweep`` refuses a sweep
+interrupted or killed job resumes from its ``checkpoints/last.ckpt``, a failed or missing one (or one stopped
+before its first checkpoint) runs again from the start, and one whose summary.json cannot be read is left as it is
+(named in one line; remove the file to run the job again). Before any job starts, ``ResumeSweep`` refuses a sweep
 directory that does not exist or whose jobs another command made, and says how many jobs are kept, resumed and
-rerun. Importing this module loads neither torch nor Lightning: the callback runs before any job has configured
-its process."""
+rerun, naming each file it cannot read. Importing this module loads neither torch nor Lightning: the callback runs
+before any job has configured its process."""
 
 import logging
+import pickle
 import shutil
 import sys
 from collections import Counter
@@ -17,44 +19,50 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf, read_write
+from omegaconf import DictConfig, read_write
 
-from .jobs import Job, expand_grid, read_job, read_jobs, read_json
+from .grid import grid_jobs
+from .jobs import OVERRIDES, SUMMARY, Job, read_job, read_jobs
 
 log = logging.getLogger(__name__)
 
 KEY = "resume_sweep"
-KEEP, RESUME, RERUN = "kept", "resumed", "rerun"
+KEEP, RESUME, RERUN, LEAVE = "kept", "resumed", "rerun", "left"
 
 
 def plan(job: Job | None) -> str:
     """What a resumed sweep does with a job: keep it (finished), resume it (interrupted, or killed, with a
-    last.ckpt), or rerun it from the start (failed, missing, or stopped before its first checkpoint)."""
+    last.ckpt), rerun it from the start (failed, missing, or stopped before its first checkpoint), or leave it as it
+    is (its summary cannot be read: it may have finished)."""
     if job is None or job.path is None:
         return RERUN
     if job.status == "finished":
         return KEEP
+    if SUMMARY in job.unreadable:
+        return LEAVE
     if job.status == "interrupted" and job.last_checkpoint.is_file():
         return RESUME
     return RERUN
 
 
 def resume_job(cfg: DictConfig) -> dict | None:
-    """Inside a job of a resumed sweep: the summary of a finished job, which is not run again; otherwise None, with
-    ``ckpt_path`` set to the job's last.ckpt (resume) or the job's old outputs cleared (rerun from the start)."""
+    """Inside a job of a resumed sweep: the summary of a finished job, which is not run again (empty for a job left
+    as it is); otherwise None, with ``ckpt_path`` set to the job's last.ckpt (resume) or the job's old outputs
+    cleared (rerun from the start)."""
     from lightning.pytorch.utilities import rank_zero_only  # the job has loaded Lightning; the callback must not
 
     out = Path(cfg.paths.output_dir)
-    job = read_job(out) if (out / ".hydra" / "overrides.yaml").is_file() else Job(-1, [], out, read_json(
-        out / "summary.json"))
+    job = read_job(out)
     name = f"job {out.name.split('_', 1)[0]}"
     action = plan(job)
     if action == KEEP:
         log.info(f"{KEY}: {name} finished in an earlier launch: kept, not run again")
         return job.summary
+    if action == LEAVE:
+        log.info(f"{KEY}: {name} left as it is, not run: its summary.json cannot be read (remove it to run the job)")
+        return {}
     if action == RESUME:
-        step = job.checkpoint_step
-        log.info(f"{KEY}: {name} was interrupted: resuming from its last.ckpt" + (f" at step {step}" if step else ""))
+        log.info(f"{KEY}: {name} was interrupted: resuming from its last.ckpt at {checkpoint_step(job)}")
         with read_write(cfg):
             cfg.ckpt_path = str(job.last_checkpoint)
     elif rank_zero_only.rank == 0 and inside_sweep(out):  # not a DDP rank that the job itself started
@@ -62,6 +70,19 @@ def resume_job(cfg: DictConfig) -> dict | None:
                  ": running it from the start")
         clear_outputs(out)
     return None
+
+
+def checkpoint_step(job: Job) -> str:
+    """``step <n>`` of the job's last.ckpt: from the last.json beside it, or, for a checkpoint written before there
+    was one, from the checkpoint itself (inside a job, which has loaded torch)."""
+    import torch
+
+    if job.checkpoint_step is not None:
+        return f"step {job.checkpoint_step}"
+    try:
+        return f"step {torch.load(job.last_checkpoint, map_location='cpu', weights_only=True)['global_step']}"
+    except (OSError, RuntimeError, EOFError, KeyError, pickle.UnpicklingError) as error:
+        return f"an unknown step ({type(error).__name__}: {' '.join(str(error).split())[:200]})"
 
 
 def inside_sweep(job_dir: Path) -> bool:
@@ -92,8 +113,7 @@ def without_key(overrides) -> list[str]:
 def grid(config: DictConfig) -> list[list[str]] | None:
     """The jobs that Hydra's basic sweeper launches for ``config`` (a launch's config, or a sweep's multirun.yaml),
     in job-number order; None for another sweeper."""
-    jobs = expand_grid(OmegaConf.to_container(config.hydra.sweeper, resolve=False),
-                       list(config.hydra.overrides.task))
+    jobs = grid_jobs(config.hydra)
     return None if jobs is None else [without_key(job) for job in jobs]
 
 
@@ -102,13 +122,14 @@ def refusal(sweep_dir: Path, jobs: list[list[str]] | None) -> str | None:
     must exist, and the sweep's grid (its ``multirun.yaml``) and each job's overrides (``.hydra/overrides.yaml``)
     must be those of the new launch, job by job."""
     if jobs is None:
-        return ("resume_sweep=true resumes a grid of the basic sweeper; an Optuna search continues from its storage "
-                "instead (hydra.sweeper.storage=sqlite:///<file> hydra.sweeper.study_name=<name>)")
+        return ("resume_sweep=true resumes a grid of the basic sweeper whose jobs are known before they run (no "
+                "shuffle); an Optuna search continues from its storage instead (hydra.sweeper.storage=sqlite:///<file> "
+                "hydra.sweeper.study_name=<name>)")
     if not sweep_dir.is_dir():
         return f"resume_sweep=true: there is no sweep directory {sweep_dir}; name the sweep with hydra.sweep.dir="
-    multirun = sweep_dir / "multirun.yaml"
-    then = grid(OmegaConf.load(multirun)) if multirun.is_file() else None
-    made = [job for job in read_jobs(sweep_dir) if job.path is not None]
+    sweep = read_jobs(sweep_dir)
+    then = None if sweep.grid is None else [without_key(job) for job in sweep.grid]
+    made = [job for job in sweep if job.path is not None and OVERRIDES not in job.unreadable]
     if then is None and not made:
         return f"resume_sweep=true: {sweep_dir} holds no sweep of the basic sweeper (no multirun.yaml, no jobs)"
     if (then is None or then == jobs) and all(
@@ -129,7 +150,8 @@ def refusal(sweep_dir: Path, jobs: list[list[str]] | None) -> str | None:
 
 class ResumeSweep(Callback):
     """With ``resume_sweep=true``: before the jobs start, refuse (one line, exit 1) a sweep directory that does not
-    exist or was made by another command, else say how many jobs are kept, resumed and rerun."""
+    exist or was made by another command, else name each file of it that cannot be read and say how many jobs are
+    kept, resumed, rerun and left as they are."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         if not config.get(KEY):
@@ -140,8 +162,12 @@ class ResumeSweep(Callback):
         if reason:
             print(f"error: {reason}", file=sys.stderr)
             sys.exit(1)
-        made = {job.num: job for job in read_jobs(sweep_dir) if job.path is not None}
+        sweep = read_jobs(sweep_dir)
+        for line in sweep.problems:
+            log.warning(f"{KEY}: {line}")
+        made = {job.num: job for job in sweep if job.path is not None}
         counts = Counter(plan(made.get(num)) for num in range(len(jobs)))
         log.info(f"{KEY}: {len(jobs)} jobs in {sweep_dir}: {counts[KEEP]} kept (finished), {counts[RESUME]} resumed "
                  f"from their last.ckpt, {counts[RERUN]} rerun from the start (failed, missing, or stopped before a "
-                 "checkpoint)")
+                 "checkpoint)" + (f", {counts[LEAVE]} left as they are (summary.json cannot be read)"
+                                  if counts[LEAVE] else ""))

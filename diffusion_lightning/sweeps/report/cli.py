@@ -29,7 +29,8 @@ def write_report(sweep_dir: Path, out: Path, metric: str | None = None) -> Sweep
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m diffusion_lightning.sweeps.report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m diffusion_lightning.sweeps.report",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("sweep_dir", type=Path, help="a sweep directory, e.g. multirun_outputs/<sweep>")
     parser.add_argument("--out", type=Path, help="where to write the report (default: the sweep directory)")
     parser.add_argument("--metric", help=f"summary key to sort by, lowest first (default: {' or '.join(SORT_METRICS)})")
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    for line in sweep.problems:
+        print(f"warning: {line}", file=sys.stderr)
     print(markdown(sweep))
     print(f"report written to {out / 'report.html'}")
     return 0

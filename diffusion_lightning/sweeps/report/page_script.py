@@ -13,7 +13,7 @@ th { background: #f2f2f2; }
 #groups > thead th.sortable { cursor: pointer; }
 #groups > thead th.asc::after { content: " ▲"; } #groups > thead th.desc::after { content: " ▼"; }
 td.wrap { white-space: normal; min-width: 16em; max-width: 36em; }
-tr.failed > td, tr.interrupted > td { background: #fde8e8; }
+tr.failed > td, tr.interrupted > td, tr.unreadable > td { background: #fde8e8; }
 tr.missing > td { background: #f3f3f3; color: #777; }
 tr.detail > td { background: #fafafa; padding: 0.4em 0.4em 0.8em 2.5em; }
 button.toggle { border: none; background: none; cursor: pointer; font-size: 1em; }

@@ -8,11 +8,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..jobs import SEED, Job, read_jobs
+from ..jobs import OVERRIDES, SEED, Job, read_jobs
 from .stats import Estimate, paired
 
 SORT_METRICS = ("test/nll_bound_bits", "val/nll_bound_bits")  # the first that any job reports sorts the table
-STATUSES = ("finished", "failed", "interrupted", "missing")
+STATUSES = ("finished", "failed", "interrupted", "unreadable", "missing")
 TRUE_NLL_TOLERANCE = 0.1  # relative spread of true NLLs beyond which jobs with no config are on different data
 
 
@@ -21,7 +21,8 @@ class ReportError(ValueError):
 
 
 def rank(jobs: list[Job], metric: str) -> list[Job]:
-    """Best first: finished jobs by ``metric`` (those without it after them), then failed, interrupted, missing."""
+    """Best first: finished jobs by ``metric`` (those without it after them), then failed, interrupted, unreadable,
+    missing."""
 
     def key(job: Job):
         v = job.value(metric)
@@ -104,13 +105,15 @@ class Group:
 
 @dataclass
 class Sweep:
-    """A sweep's jobs best first, the overrides common to all, and the keys whose values differ (the seed too)."""
+    """A sweep's jobs best first, the overrides common to all, and the keys whose values differ (the seed too); a
+    file that cannot be read is named in ``problems`` and its job is reported as far as it can be."""
 
     path: Path
     jobs: list[Job]
     metric: str
     common: list[str]
     keys: list[str]
+    grid_problem: str | None = None
 
     @classmethod
     def read(cls, path: Path, metric: str | None = None) -> "Sweep":
@@ -120,11 +123,17 @@ class Sweep:
                               "give the directory of a `python train.py -m ...` sweep")
         metric = metric or next((m for m in SORT_METRICS if any(m in job.summary for job in jobs)), SORT_METRICS[0])
         check_comparable(jobs, metric)
-        common = [o for o in jobs[0].overrides if all(o in job.overrides for job in jobs)]
+        known = [job for job in jobs if job.overrides or OVERRIDES not in job.unreadable] or jobs
+        common = [o for o in known[0].overrides if all(o in job.overrides for job in known)]
         keys = []
-        for job in jobs:
+        for job in known:
             keys += [k for o in job.overrides if o not in common and (k := o.split("=", 1)[0]) not in keys]
-        return cls(path, rank(jobs, metric), metric, common, keys)
+        return cls(path, rank(jobs, metric), metric, common, keys, jobs.grid_problem)
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per file that could not be read, naming it (of those read so far)."""
+        return [line for line in [self.grid_problem] if line] + [line for job in self.jobs for line in job.problems]
 
     @property
     def group_keys(self) -> list[str]:
