@@ -1,5 +1,6 @@
 """Checkpoints that survive interruption: written whole or not at all, and one saved on Ctrl-C / SIGTERM."""
 
+import json
 import os
 import signal
 import sys
@@ -14,13 +15,29 @@ INTERRUPTIONS = (KeyboardInterrupt, SIGTERMException)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Save to a temporary file, then rename: a job killed mid-write keeps its previous checkpoint intact."""
+    """Save to a temporary file, then rename: a job killed mid-write keeps its previous checkpoint intact. Beside
+    each checkpoint, its ``sidecar`` holds its ``global_step`` and ``epoch``, also written whole or not at all; the
+    old one is removed before the checkpoint is replaced, so a sidecar never describes another checkpoint (one killed
+    in between has none, and its step reads as unknown)."""
+
+    @staticmethod
+    def sidecar(path: Path) -> Path:
+        """The JSON beside a checkpoint (``last.ckpt`` → ``last.json``) that the sweep tools read instead of it."""
+        return path.with_suffix(".json")
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         super().save_checkpoint(checkpoint, tmp, storage_options)
+        self.sidecar(path).unlink(missing_ok=True)
         os.replace(tmp, path)
+        tmp = path.with_name(path.name + ".json.tmp")
+        tmp.write_text(json.dumps({"global_step": checkpoint["global_step"], "epoch": checkpoint["epoch"]}))
+        os.replace(tmp, self.sidecar(path))
+
+    def remove_checkpoint(self, path) -> None:
+        super().remove_checkpoint(path)
+        self.sidecar(Path(path)).unlink(missing_ok=True)
 
 
 class InterruptCheckpoint(L.Callback):
