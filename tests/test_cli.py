@@ -2,6 +2,8 @@
 
 import json
 
+from .conftest import TINY
+
 
 def test_single_run_writes_its_directory(cli, tmp_path):
     result = cli("debug=fast", "T=20", "logger=wandb")
@@ -14,11 +16,12 @@ def test_single_run_writes_its_directory(cli, tmp_path):
     assert list((run_dir / "wandb").glob("offline-run-*")), "W&B should log offline into the run directory"
 
 
-def test_grid_sweep_makes_one_directory_per_job(cli, tmp_path):
-    result = cli("-m", "debug=fast", "T=10", "schedule=linear,cosine", "loss=kl,mse")
-    assert result.returncode == 0, result.stderr[-2000:]
-    summaries = sorted((tmp_path / "sweep").glob("*/summary.json"))
-    assert len(summaries) == 4
-    assert all(json.loads(p.read_text())["status"] == "finished" for p in summaries)
-    names = {p.parent.name for p in summaries}
-    assert "0_loss=kl,schedule=linear" in names or any("schedule=linear" in n for n in names)
+def test_grid_sweep_makes_one_directory_per_job(tiny_sweep):
+    """``python train.py -m ... schedule=linear,cosine loss=kl,mse`` (the shared tiny sweep, run in a subprocess):
+    one directory per job, numbered in Hydra's order (the last key varies fastest), named by its sorted overrides."""
+    jobs = [("linear", "kl"), ("linear", "mse"), ("cosine", "kl"), ("cosine", "mse")]
+    expected = [f"{num}_" + ",".join(sorted([*TINY, "logger=wandb", f"loss={loss}", f"schedule={schedule}"]))
+                for num, (schedule, loss) in enumerate(jobs)]
+    assert sorted((p.name for p in tiny_sweep.iterdir() if p.is_dir()), key=lambda n: int(n.split("_")[0])) == expected
+    for name in expected:
+        assert json.loads((tiny_sweep / name / "summary.json").read_text())["status"] == "finished"

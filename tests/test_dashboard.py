@@ -85,18 +85,24 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, tmp_path):
-    """The report page of the fake sweep, opened from disk; fails on any script error or any request off disk."""
-    sweep = fake_sweep(tmp_path)
+@pytest.fixture(scope="module")
+def report_html(tmp_path_factory) -> Path:
+    """The report page of the fake sweep, written once: the tests only read it."""
+    sweep = fake_sweep(tmp_path_factory.mktemp("dashboard"))
     assert main([str(sweep)]) == 0
+    return sweep / "report.html"
+
+
+@pytest.fixture
+def page(browser, report_html):
+    """The report page, opened from disk in a fresh context; fails on any script error or any request off disk."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, offline=True)
     page = context.new_page()
     errors, requests = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("request", lambda request: requests.append(request.url))
-    page.goto((sweep / "report.html").as_uri())
+    page.goto(report_html.as_uri())
     page.wait_for_selector("#curves .main-svg")
     yield page
     assert errors == [] and all(url.startswith(("file:", "data:")) for url in requests), (errors, requests)

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,39 +19,39 @@ from diffusion_lightning.sweeps.resume import ResumeSweep
 from diffusion_lightning.training.run import task
 
 ROOT = Path(__file__).resolve().parents[1]
+KILLED_AT = 50  # between two validations: its periodic last.ckpt (debug=fast: every 10 steps) is written by then
 RUN = ["debug=fast", "T=10", "logger=none", "callbacks.figures=null", "callbacks.sample_metrics.n_samples=64",
-       "model.hidden=64", "trainer.max_steps=200", "trainer.val_check_interval=100"]
+       "model.hidden=64", f"+callbacks.kill={{_target_:tests.kill_switch.KillJob,job:2,step:{KILLED_AT}}}",
+       "trainer.max_steps=200", "trainer.val_check_interval=100"]
 # Jobs 0, 2 and 3 are one configuration, so job 0 is the uninterrupted run that the others must end equal to;
-# job 1 fails when it builds its data.
+# job 1 fails when it builds its data; job 2 is killed at step 50 of its first launch (tests/kill_switch.py).
 GRID = [*RUN, "data.noise=0.5,-1,0.5,0.5"]
 ENV = {**os.environ, "WANDB_SILENT": "true", "OMP_NUM_THREADS": "1"}
 
 
 def command(sweep_dir: Path, *overrides: str) -> list[str]:
-    return [sys.executable, str(ROOT / "train.py"), "-m", f"hydra.sweep.dir={sweep_dir}", *overrides]
+    """The sweep with Hydra's basic launcher: its jobs one after another in the sweep's own process."""
+    return [sys.executable, str(ROOT / "train.py"), "-m", f"hydra.sweep.dir={sweep_dir}", "hydra/launcher=basic",
+            *overrides]
 
 
 @pytest.fixture(scope="module")
 def cut_short(tmp_path_factory) -> Path:
-    """The grid, killed (SIGKILL: no chance to save or write a summary) while job 2 trains, right after its first
-    periodic checkpoint: job 0 finished, job 1 failed, job 2 killed, job 3 never started."""
+    """The grid, killed (SIGKILL: no chance to save or write a summary) while job 2 trains, at step 50, after its
+    last.ckpt of that step: job 0 finished, job 1 failed, job 2 killed, job 3 never started."""
     sweep_dir = tmp_path_factory.mktemp("resume") / "sweep"
-    sweep = subprocess.Popen(command(sweep_dir, *GRID), cwd=sweep_dir.parent, env=ENV, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while not list(sweep_dir.glob("2_*/checkpoints/last.ckpt")):
-        assert sweep.poll() is None and time.monotonic() < deadline, "the sweep ended before job 2's first checkpoint"
-        time.sleep(0.01)
-    sweep.kill()
-    sweep.wait()
+    sweep = subprocess.run(command(sweep_dir, *GRID), cwd=sweep_dir.parent, env=ENV, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert sweep.returncode == -signal.SIGKILL, sweep.stderr[-2000:]
     return sweep_dir
 
 
 def test_a_resumed_sweep_keeps_finished_jobs_resumes_killed_ones_and_reruns_the_rest(cut_short):
     jobs = read_jobs(cut_short)
     assert [job.status for job in jobs] == ["finished", "failed", "interrupted", "missing"]
-    killed_at = torch.load(jobs[2].last_checkpoint, weights_only=False)["global_step"]
-    assert 0 < killed_at < 200
+    assert torch.load(jobs[2].last_checkpoint, weights_only=True)["global_step"] == KILLED_AT
+    assert jobs[2].checkpoint_step == KILLED_AT  # from the last.json beside it
+    assert jobs[2].note == f"killed: no summary.json, last.ckpt at step {KILLED_AT}"
     started = {job.num: (job.path / "run_info.json").stat().st_mtime_ns for job in jobs[:2]}
 
     result = subprocess.run(command(cut_short, *GRID, "resume_sweep=true"), cwd=cut_short.parent, env=ENV,
@@ -60,6 +59,7 @@ def test_a_resumed_sweep_keeps_finished_jobs_resumes_killed_ones_and_reruns_the_
     output = result.stdout + result.stderr
     assert (f"resume_sweep: 4 jobs in {cut_short}: 1 kept (finished), 1 resumed from their last.ckpt, 2 rerun from "
             "the start") in output
+    assert f"resume_sweep: job 2 was interrupted: resuming from its last.ckpt at step {KILLED_AT}" in output
     assert result.returncode == 1 and "1 job(s) of the sweep" in result.stderr  # job 1 fails again
     jobs = read_jobs(cut_short)
     assert [job.status for job in jobs] == ["finished", "failed", "finished", "finished"]
@@ -69,17 +69,23 @@ def test_a_resumed_sweep_keeps_finished_jobs_resumes_killed_ones_and_reruns_the_
         assert job.summary["step"] == 200
         assert job.value("test/nll_bound_bits") == pytest.approx(jobs[0].value("test/nll_bound_bits"), abs=1e-6)
         assert [v["step"] for v in job.curves["val"]] == [100, 200]
-        assert sorted(p.name for p in (job.path / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+        assert sorted(p.name for p in (job.path / "checkpoints").iterdir()) == ["best.ckpt", "best.json", "last.ckpt",
+                                                                               "last.json"]
+        assert job.checkpoint_step == 200
 
 
 def test_a_kept_job_returns_its_recorded_result_to_the_sweeper(cut_short, make_cfg):
+    """Without running again: a rerun of this configuration would return the same number (training is
+    deterministic), but rewrite the job's files."""
     job = read_jobs(cut_short)[0]
+    written = {p: p.stat().st_mtime_ns for p in job.path.rglob("*") if p.is_file()}
     handler = signal.getsignal(signal.SIGTERM)
     try:
         value = task(make_cfg(*RUN, "data.noise=0.5", "resume_sweep=true", f"paths.output_dir='{job.path}'"))
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert value == job.summary["val/nll_bound_bits"]
+    assert {p: p.stat().st_mtime_ns for p in job.path.rglob("*") if p.is_file()} == written
 
 
 def multirun_config(sweep_dir: Path, *overrides: str):
