@@ -45,7 +45,7 @@ def test_bad_setting_is_one_line(cli, overrides, fragments):
     (["lr_scheduler=cosine", "lr_scheduler.final_factor=-0.1"], "lr_scheduler.final_factor=-0.1 must lie in [0, 1]"),
     (["callbacks.sample_metrics.n_samples=1"], "callbacks.sample_metrics.n_samples=1 must be ≥ 2; "
                                                "callbacks.sample_metrics=null turns the sample metrics off"),
-    (["callbacks.sample_metrics.n_samples=8", "+callbacks.sample_metrics.val_samples=1"],
+    (["callbacks.sample_metrics.n_samples=8", "++callbacks.sample_metrics.val_samples=1"],
      "callbacks.sample_metrics.val_samples=1 must be 0 (none) or ≥ 2"),
 ])
 def test_a_size_or_factor_that_cannot_work_is_refused_in_one_line(make_cfg, overrides, line):
