@@ -517,6 +517,17 @@ def test_the_continuous_bound_of_a_known_predictor_per_part():
     assert bits.mean().item() == pytest.approx(per_t.sum().item(), rel=1e-9)
 
 
+def test_the_continuous_training_times_are_one_shifted_grid():
+    """t_i = (u + i/n) mod 1 with one u ~ U(0, 1) per batch (VDM's low-discrepancy sampler); the network sees t·T."""
+    p, x0 = continuous(sample_steps=10), data(n=4)
+    torch.manual_seed(3)
+    u = torch.rand(())
+    seen = []
+    torch.manual_seed(3)
+    p.training_losses(lambda z, s: seen.append(s) or torch.zeros_like(z), x0)
+    assert torch.allclose(seen[0], torch.remainder(u + torch.arange(4) / 4, 1.0) * 10)
+
+
 # Shared helpers.
 
 def test_chunks_of_t_cover_every_step_once_in_bounded_batches():
@@ -528,3 +539,123 @@ def test_chunks_of_t_cover_every_step_once_in_bounded_batches():
 
 def test_the_objectives_have_the_papers_defaults():
     assert Hybrid().vlb_weight == 1e-3 and KL().name == "kl" and MSE().name == "mse" and Hybrid().name == "hybrid"
+
+
+# Sampling, devices, generators and the first steps.
+
+def test_each_sampling_step_is_its_closed_form_draw():
+    """x_{t−1} = mean + e^{logvar/2}·z; x_T ~ N(0, I); binary x_{t−1} ~ B(rate), x_T ~ B(π): the same draws as the
+    same generator gives directly."""
+    p, x0 = gaussian("mean", "learned"), data()
+    ts, x_t = draw(p, x0, 3)
+    out = torch.cat([x0 + 1, torch.full_like(x0, -2.0)], -1)
+    z = torch.randn(x0.shape, generator=torch.Generator().manual_seed(5))
+    got = p.p_sample(out, x_t, ts, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(got, x0 + 1 + math.exp(-1.0) * z)
+    assert torch.equal(p.prior_sample((4, 3), generator=torch.Generator().manual_seed(6)),
+                       torch.randn((4, 3), generator=torch.Generator().manual_seed(6)))
+    b = binomial(betas=schedules.constant(6, 0.2), prior=0.3, prediction="rate")
+    out, x_t = torch.linspace(-2, 2, 200).view(20, 10), torch.ones(20, 10)
+    assert torch.equal(b.p_sample(out, x_t, torch.full((20,), 2), generator=torch.Generator().manual_seed(7)),
+                       torch.bernoulli(torch.sigmoid(out), generator=torch.Generator().manual_seed(7)))
+    assert torch.equal(b.prior_sample((20, 10), generator=torch.Generator().manual_seed(8)),
+                       torch.bernoulli(torch.full((20, 10), 0.3), generator=torch.Generator().manual_seed(8)))
+    assert torch.equal(b.q_sample(x_t, torch.full((20,), 2), generator=torch.Generator().manual_seed(9)),
+                       torch.bernoulli(b.q_rate(x_t, torch.full((20,), 2)), generator=torch.Generator().manual_seed(9)))
+
+
+def test_sampling_with_a_learned_schedule_walks_its_current_chain():
+    from diffusion_lightning.diffusion.learned_schedule import LearnedSchedule
+
+    learned = GaussianDiffusion(LearnedSchedule(T, lambda T: BETAS), prediction="mean", variance="learned")
+    with torch.no_grad():
+        learned.schedule.u.add_(0.5)
+    fixed = GaussianDiffusion(learned.schedule.betas().detach(), prediction="mean", variance="learned")
+    net = lambda x, t: torch.cat([0.9 * x, torch.full_like(x, -1.0)], -1)  # noqa: E731
+    a, frames = learned.sample(net, (5, 2), (T, 2), generator=torch.Generator().manual_seed(0))
+    b, _ = fixed.sample(net, (5, 2), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and set(frames) == {0, 2, T}
+    bits, _ = learned.bound(net, data(n=4, d=2), torch.Generator().manual_seed(1))
+    assert torch.equal(bits, fixed.bound(net, data(n=4, d=2), torch.Generator().manual_seed(1))[0])
+
+
+def test_every_draw_follows_the_device_of_its_data():
+    """On the meta device (shapes only, no data) every tensor a process makes must be made there too, as on a GPU."""
+    x0 = torch.zeros(4, 2, device="meta")
+    for p, width in ((gaussian("epsilon", "learned_range"), 4), (gaussian("x0", "fixed_small", loss=MSE()), 2),
+                     (binomial(), 2)):
+        p.to("meta")
+        net = lambda x, t: torch.zeros(len(x), width, device=x.device)  # noqa: E731
+        terms = p.training_losses(net, x0)
+        x, _ = p.sample(net, (3, 2))
+        assert terms["loss"].device.type == x.device.type == p.prior_term(x0).device.type == "meta"
+    c = continuous().to("meta")
+    assert c.training_losses(lambda z, s: torch.zeros_like(z), x0)["loss"].device.type == "meta"
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_one_or_two_steps_clip_the_first_posterior_variance(steps):
+    """T = 1 has no β̃_2: σ_1² = β_1 for both fixed variances; T = 2 uses β̃_2."""
+    betas = BETAS[:steps]
+    c = closed_forms(betas)
+    expected = c["beta"][1] if steps == 1 else c["post_var"][2]
+    for variance in ("fixed_small", "fixed_large"):
+        p, x0 = GaussianDiffusion(betas, prediction="x0", variance=variance), data()
+        ts, x_t = torch.ones(len(x0), dtype=torch.long), x0 + 1
+        assert torch.allclose(p.p_mean_logvar(x0, x_t, ts)[1].double(), expected.log().expand_as(x0), atol=1e-6)
+        assert p.T == steps and p.bound(lambda x, t: x0[:1].expand_as(x), x0[:1])[1].shape == (steps + 1,)
+
+
+def test_training_draws_t_from_the_sampler_and_teaches_it_the_terms():
+    from diffusion_lightning.diffusion.timesteps import ImportanceSampler
+
+    p, x0 = gaussian("x0", "fixed_small", loss=KL(t_sampler=lambda T: ImportanceSampler(T, history=1))), data(n=200)
+    torch.manual_seed(0)
+    terms = p.training_losses(posterior_net(x0, "x0", "fixed_small"), x0)
+    assert "term" not in terms and p.t_sampler.counts[1:].sum() == T  # 200 draws of 6 steps: every step seen
+    seen = p.t_sampler.counts[1:] > 0
+    expected = torch.where(torch.arange(1, T + 1) == 1, decoder_closed_form(math.log(SMALL[1]), 3), 0.0)
+    assert torch.allclose(p.t_sampler.losses[1:, 0][seen].double(), expected[seen].double(), atol=2e-5)
+    assert p.t_sampler.probabilities() is not None
+
+
+def test_the_null_likelihood_of_bits_is_per_point():
+    b, x0 = binomial(prior=0.2), torch.tensor([[0.0, 1.0], [1.0, 1.0]])
+    assert b.null_nll(x0).tolist() == pytest.approx([-math.log(0.8) - math.log(0.2), -2 * math.log(0.2)], rel=1e-6)
+
+
+# Refusals name the key to change.
+
+def test_every_process_refuses_data_of_the_other_kind():
+    from types import SimpleNamespace
+
+    binary, continuous_data = SimpleNamespace(kind="binary"), SimpleNamespace(kind="continuous")
+    for make in (lambda d: gaussian("epsilon", "fixed_small", data=d), lambda d: continuous(data=d)):
+        with pytest.raises(ValueError, match="needs continuous data, and data is binary; use process=binomial"):
+            make(binary)
+        make(continuous_data)
+    with pytest.raises(ValueError, match="process=binomial needs binary data, and data is continuous; use process=gaussian"):
+        binomial(data=continuous_data)
+
+
+def test_unknown_choices_and_losses_are_refused_with_their_keys():
+    from diffusion_lightning.diffusion.objectives import Objective
+
+    with pytest.raises(ValueError, match=r"process\.prediction='noise' is not known; choose one of epsilon, x0, mean"):
+        gaussian("noise", "fixed_small")
+    with pytest.raises(ValueError, match=r"process\.prediction='mean' is not known; choose one of x0, rate"):
+        binomial(prediction="mean")
+    with pytest.raises(ValueError, match="loss=objective is not known to Gaussian diffusion; choose kl, mse or hybrid"):
+        gaussian("epsilon", "fixed_small", loss=Objective())
+    with pytest.raises(ValueError, match="loss=objective is not known to binomial diffusion; choose kl or hybrid"):
+        binomial(loss=Objective())
+    with pytest.raises(ValueError, match=r"process\.prior=data needs the data"):
+        binomial(prior="data")
+    with pytest.raises(ValueError, match=r"process\.gamma_0=1 must lie below process\.gamma_1=1"):
+        continuous(gamma_0=1.0, gamma_1=1.0)
+    for key in ("sample_steps", "eval_t"):
+        with pytest.raises(ValueError, match=rf"process\.{key}=0 must be a whole number ≥ 1"):
+            continuous(**{key: 0})
+    assert gaussian("epsilon", "learned", loss=Hybrid()).out_dim(3) == 6
+    with pytest.raises(ValueError, match="loss=mse trains only the mean, so process.variance=learned would stay"):
+        gaussian("epsilon", "learned", loss=MSE())

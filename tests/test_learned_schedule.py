@@ -160,3 +160,38 @@ def test_the_paper_preset_and_the_gap_sweep_compose(make_cfg):
     assert (1 - schedule.betas()).prod().item() < 1e-3
     cfg = make_cfg("sweep=swissroll_gap")
     assert cfg.sweep_name == "swissroll_gap" and cfg.trainer.max_steps == 5000
+
+
+def test_its_state_is_the_parameters_and_its_defaults_learn_the_end_point():
+    """learn_log_snr_end defaults to true: moving u moves λ_T; the start schedule is not stored, the fixed λ_1 is."""
+    s = LearnedSchedule(5, schedules.linear)
+    assert set(s.state_dict()) == {"u", "log_snr_1"} and s.T == 5
+    end = s.log_snr()[-1].item()
+    with torch.no_grad():
+        s.u.add_(1.0)
+    assert s.log_snr()[-1].item() < end - 1
+    fixed_end = LearnedSchedule(5, schedules.linear, learn_log_snr_end=False)
+    assert set(fixed_end.state_dict()) == {"u", "log_snr_1", "log_snr_drop"}
+    assert torch.allclose(torch.softmax(fixed_end.u.double(), 0), torch.diff(-log_snr(schedules.linear(5))) /
+                          (log_snr(schedules.linear(5))[0] - log_snr(schedules.linear(5))[-1]), rtol=1e-6)
+
+
+def test_a_schedule_given_as_a_list_is_taken_in_float64():
+    s = LearnedSchedule(40, lambda T: schedules.linear(T).tolist())
+    assert s.initial.dtype == torch.float64 and torch.equal(s.initial, schedules.linear(40))
+    p = GaussianDiffusion(schedules.linear(1000).tolist())
+    assert torch.equal(p.alpha_bar, GaussianDiffusion(schedules.linear(1000)).alpha_bar)
+
+
+@pytest.mark.parametrize("beta_1", [0.0, 1.0, 1.5])
+def test_a_first_step_outside_0_1_is_refused(beta_1):
+    with pytest.raises(ConfigError, match=rf"schedule\.beta_1={beta_1} must lie in \(0, 1\)"):
+        LearnedSchedule(10, schedules.linear, beta_1=beta_1)
+
+
+@pytest.mark.parametrize("betas", [[0.1, 1e-20], [0.1, 0.1, 1e-20]])
+def test_a_start_that_loses_no_signal_at_some_step_is_refused(betas):
+    """β_t = 1e-20 leaves ᾱ_t = ᾱ_{t−1} in float64: λ does not decrease there, and no softplus step can say so."""
+    with pytest.raises(ConfigError, match="loses no signal at some step; choose another schedule.init"):
+        LearnedSchedule(len(betas), lambda T: torch.tensor(betas, dtype=torch.float64))
+    LearnedSchedule(1, lambda T: torch.tensor([0.1], dtype=torch.float64))

@@ -41,7 +41,7 @@ class LearnedSchedule(nn.Module):
                 raise ConfigError(f"schedule.beta_1={beta_1} must lie in (0, 1), e.g. 1e-4")
             betas[0] = beta_1
         lam = log_snr(betas)
-        if T > 1 and not (lam[1:] < lam[:-1]).all():
+        if not (lam[1:] < lam[:-1]).all():
             raise ConfigError("the learned schedule's start loses no signal at some step; choose another "
                               "schedule.init, or a larger schedule.beta_1")
         self.register_buffer("initial", betas, persistent=False)

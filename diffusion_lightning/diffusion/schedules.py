@@ -54,8 +54,7 @@ def log_snr_linear(T: int, log_snr_start: float = 9.2, log_snr_end: float = -9.2
     (9.2: β_1 ≈ 1e-4; 13.8: 1e-6)."""
     if not log_snr_end < log_snr_start:
         raise ConfigError(f"schedule.log_snr_end={log_snr_end} must be below schedule.log_snr_start={log_snr_start}")
-    lam = torch.linspace(log_snr_start, log_snr_end, T, dtype=torch.float64) if T > 1 else torch.tensor(
-        [float(log_snr_start)], dtype=torch.float64)
+    lam = torch.linspace(log_snr_start, log_snr_end, T, dtype=torch.float64)  # T = 1: [log_snr_start]
     log_alpha_bar = torch.nn.functional.pad(torch.nn.functional.logsigmoid(lam), (1, 0))
     return -torch.expm1(log_alpha_bar[1:] - log_alpha_bar[:-1])
 

@@ -51,9 +51,9 @@ class ImportanceSampler(UniformSampler):
     def update(self, t: torch.Tensor, terms: torch.Tensor) -> None:
         """Write each example's L_t into the ring buffer of its t. A t drawn several times in a batch keeps its
         last example's value, chosen explicitly: an indexed write with repeated indices would be nondeterministic."""
+        steps, inverse = torch.unique(t, return_inverse=True)
         position = torch.arange(len(t), device=t.device)
-        last = torch.full((self.T + 1,), -1, dtype=torch.long, device=t.device).scatter_reduce(0, t, position, "amax")
-        steps = (last >= 0).nonzero().flatten()
+        last = torch.zeros(len(steps), dtype=torch.long, device=t.device).scatter_reduce(0, inverse, position, "amax")
         slot = self.counts[steps] % self.losses.shape[1]
-        self.losses[steps, slot] = terms.detach().float()[last[steps]]
+        self.losses[steps, slot] = terms.detach().float()[last]
         self.counts[steps] += 1

@@ -77,7 +77,7 @@ class BinomialDiffusion(DiffusionProcess):
 
     def prior_term(self, x0: torch.Tensor) -> torch.Tensor:
         """L_T = KL(q(x_T|x_0) ‖ B(π)) in nats per sequence (0 when ᾱ_T = 0, as with β_t = 1/(T−t+1))."""
-        t = torch.full((len(x0),), self.T, device=x0.device, dtype=torch.long)
+        t = torch.full((len(x0),), self.T, device=x0.device)
         return bernoulli_kl(self.q_rate(x0, t), torch.full_like(x0, self.prior_rate)).flatten(1).sum(1)
 
     def term(self, out: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -56,7 +56,7 @@ class LogSNRSchedule(nn.Module):
 
     def _betas(self, g0: torch.Tensor, g1: torch.Tensor) -> torch.Tensor:
         gamma = g0.double() + (g1.double() - g0.double()) * torch.arange(1, self.steps + 1, dtype=torch.float64) / self.steps
-        log_alpha_bar = torch.cat([torch.zeros(1, dtype=torch.float64), F.logsigmoid(-gamma)])
+        log_alpha_bar = F.pad(F.logsigmoid(-gamma), (1, 0))
         return -torch.expm1(log_alpha_bar[1:] - log_alpha_bar[:-1])
 
     def betas(self) -> torch.Tensor:

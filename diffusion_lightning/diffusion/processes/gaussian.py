@@ -8,6 +8,7 @@ log β_t, Nichol & Dhariwal 2021 Eq. 15; ``auto``: learned_range, or fixed_small
 """
 
 import torch
+import torch.nn.functional as F
 
 from ...errors import ConfigError
 from ..learned_schedule import LearnedSchedule
@@ -27,16 +28,16 @@ def _at(buffer: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tens
 
 def coefficients(betas: torch.Tensor) -> dict[str, torch.Tensor]:
     """Every coefficient the process uses, indexed by t = 0..T, in float64 from β_1..β_T (differentiable in them)."""
-    b = torch.cat([torch.zeros(1, dtype=torch.float64, device=betas.device), betas])
+    b = F.pad(betas, (1, 0))
     alpha_bar = torch.cumprod(1 - b, 0)
-    alpha_bar_prev = torch.cat([torch.ones(1, dtype=torch.float64, device=betas.device), alpha_bar[:-1]])
-    # Posterior q(x_{t-1}|x_t, x_0) = N(c0·x_0 + ct·x_t, β̃_t) (Ho et al. 2020, Eq. 6-7); β̃_1 = 0 is clipped.
-    post_var = b * (1 - alpha_bar_prev) / (1 - alpha_bar).clamp_min(1e-300)
-    post_var_clipped = post_var.clone()
-    post_var_clipped[:2] = post_var[2] if len(b) > 2 else b[1]
-    beta_large = b.clone()
-    beta_large[:2] = post_var_clipped[1]
-    denom = (1 - alpha_bar).clamp_min(1e-300)
+    alpha_bar_prev = F.pad(alpha_bar[:-1], (1, 0), value=1.0)
+    denom = (1 - alpha_bar).clamp_min(1e-300)  # 1 − ᾱ_0 = 0: index 0 is never read, but must not be 0/0 for autograd
+    # Posterior q(x_{t-1}|x_t, x_0) = N(c0·x_0 + ct·x_t, β̃_t) (Ho et al. 2020, Eq. 6-7). β̃_1 = 0 is clipped to β̃_2
+    # (β_1 when T = 1), which fixed_large also uses at t = 1 (improved-diffusion's convention).
+    post_var = b * (1 - alpha_bar_prev) / denom
+    clipped = post_var[2] if len(b) > 2 else b[1]
+    post_var_clipped = torch.cat([clipped.expand(2), post_var[2:]])
+    beta_large = torch.cat([post_var_clipped[:2], b[2:]])
     return {
         "betas": b,
         "alpha_bar": alpha_bar,
@@ -154,7 +155,7 @@ class GaussianDiffusion(DiffusionProcess):
 
     def prior_term(self, x0: torch.Tensor) -> torch.Tensor:
         """L_T = KL(q(x_T|x_0) ‖ N(0, I)) in nats per point."""
-        t = torch.full((len(x0),), self.T, device=x0.device, dtype=torch.long)
+        t = torch.full((len(x0),), self.T, device=x0.device)
         mean = _at(self.sqrt_alpha_bar, t, x0) * x0
         logvar = torch.log1p(-_at(self.alpha_bar, t, x0)).expand_as(x0)
         return normal_kl(mean, logvar, torch.zeros_like(x0), torch.zeros_like(x0)).flatten(1).sum(1)
