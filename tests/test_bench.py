@@ -20,6 +20,8 @@ KEYS = {
     "bound": {"data", "T", "points", "wall_s"},
     "sampling": {"T", "samples", "wall_s"},
     "quality": {"run", "final_bound_bits", "train_s_to_quality", "steps_to_quality"},
+    "job": {"T", "wall_s", "startup_s", "build_s", "logger_start_s", "train_steps_s", "loop_s", "val_bound_s",
+            "val_samples_s", "test_bound_s", "test_samples_s", "figures_s", "writing_s", "finish_s", "whole_over_train"},
 }
 NVML_KEYS = {"config", "bare_steps_per_s_check_on", "bare_steps_per_s_now", "speedup"}
 

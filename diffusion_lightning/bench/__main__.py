@@ -15,7 +15,7 @@ environment.configure()  # before torch loads: OpenMP reads its wait policy then
 
 import torch  # noqa: E402
 
-from . import evaluation, heartbeat, overhead, quality, report, scaling, threads  # noqa: E402
+from . import evaluation, heartbeat, job, overhead, quality, report, scaling, threads  # noqa: E402
 from .common import load, machine, rounded  # noqa: E402
 
 BENCHMARKS = {
@@ -43,6 +43,13 @@ BENCHMARKS = {
     "quality": (quality.run, (
         "Training time (validation excluded) until the validation bound first comes within 0.1 bits of the run's "
         "final bound, validated every 1000 steps; `fit_wall_s` includes those validations.")),
+    "job": (job.run, (
+        "Where a sweep-preset job's wall time goes (`python train.py T=… trainer.max_steps=5000 "
+        "trainer.val_check_interval=1000`, W&B offline, one fresh process each, from launch to exit): start-up "
+        "(imports, timed apart), building, the logger's start, the training steps alone, the rest of the fit loop, "
+        "each validation's bound and samples, the test's bound and samples, figures, checkpoints (within the "
+        "loop and validations), writing the results, the loggers' finish and exit; `whole_over_train` = wall / "
+        "training steps.")),
 }
 DEFAULT = [name for name in BENCHMARKS if name != "quality"]
 

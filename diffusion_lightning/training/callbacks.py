@@ -5,6 +5,8 @@ from pathlib import Path
 import lightning as L
 import matplotlib.pyplot as plt
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
@@ -20,16 +22,16 @@ def draw_samples(pl_module, shape: tuple[int, ...], seed: int, record: tuple[int
 
 class SampleMetrics(L.Callback):
     """Samples scored by the datamodule (``samples/*``): ``n_samples`` at test, ``val_samples`` at every validation
-    (None: as many; fewer where sampling is costly, e.g. T = 2000, since a fraction's standard error over n samples
-    is at most 0.5/√n; 0: none, the test's samples alone)."""
+    (None: as many in a single run, none in a sweep's jobs, whose samples are looked at once, at the end; fewer
+    where sampling is costly, e.g. T = 2000, since a fraction's standard error over n samples is at most 0.5/√n;
+    0: none, the test's samples alone)."""
 
     def __init__(self, n_samples: int = 2000, seed: int = 4321, val_samples: int | None = None):
-        self.n_samples, self.seed = n_samples, seed
-        self.val_samples = n_samples if val_samples is None else val_samples
+        self.n_samples, self.seed, self.val_samples = n_samples, seed, val_samples
         if n_samples < 2:  # the energy distance compares pairs of samples
             raise ConfigError(f"callbacks.sample_metrics.n_samples={n_samples} must be ≥ 2; "
                               "callbacks.sample_metrics=null turns the sample metrics off")
-        if self.val_samples < 0 or self.val_samples == 1:
+        if val_samples is not None and (val_samples < 0 or val_samples == 1):
             raise ConfigError(f"callbacks.sample_metrics.val_samples={self.val_samples} must be 0 (none) or ≥ 2")
 
     def _score(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, n: int) -> None:
@@ -37,17 +39,25 @@ class SampleMetrics(L.Callback):
         samples, _ = draw_samples(pl_module, (n, *dm.shape), self.seed)
         pl_module.log_dict({f"samples/{k}": v for k, v in dm.sample_metrics(samples.cpu(), split).items()})
 
+    def samples_per_validation(self) -> int:
+        if self.val_samples is not None:
+            return self.val_samples
+        in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+        return 0 if in_sweep else self.n_samples
+
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if not trainer.sanity_checking and self.val_samples > 0:
-            self._score(trainer, pl_module, "val", self.val_samples)
+        n = self.samples_per_validation()
+        if not trainer.sanity_checking and n > 0:
+            self._score(trainer, pl_module, "val", n)
 
     def on_test_epoch_end(self, trainer, pl_module) -> None:
         self._score(trainer, pl_module, "test", self.n_samples)
 
 
 class Figures(L.Callback):
-    """At the end of training: forward process q(x_t) and reverse trajectory at ``n_frames`` evenly spaced t,
-    samples against held-out data, training curves and the bound per t; PNGs in ``dirpath``, and to the loggers."""
+    """At the end of the run (after the test, whose exact bound per t they show): forward process q(x_t) and
+    reverse trajectory at ``n_frames`` evenly spaced t, samples against held-out data, training curves and the bound
+    per t; PNGs in ``dirpath``, and to the loggers."""
 
     def __init__(self, dirpath: str, n_frames: int = 10, n_samples: int = 2000, seed: int = 4321):
         self.dirpath, self.n_frames, self.n_samples, self.seed = Path(dirpath), n_frames, n_samples, seed
@@ -73,7 +83,7 @@ class Figures(L.Callback):
             figures["schedule"] = plotting.schedule_figure(process.schedule.initial, process.schedule.betas().detach())
         return figures
 
-    def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
+    def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
         if not trainer.is_global_zero:
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,7 @@
 """The LightningModule: a diffusion process (which knows its loss), the reverse network and its optimizer, trained
-with one random t per example and evaluated by the exact bound over every t (in bits) with the EMA weights.
+with one random t per example and evaluated in bits with the EMA weights: at validation by an unbiased stratified
+estimate of the bound (``val_strata`` terms per point, whatever T is; exact where T ≤ val_strata), at test by the
+exact bound over every t.
 
 Optimization is manual so that one ``training_step`` can run several optimizer steps, one per batch of the stacked
 item it is given (``stepping.py`` decides how many). The steps themselves (batch, t, noise, clipping, LR schedule,
@@ -31,14 +33,18 @@ log = logging.getLogger(__name__)
 class DiffusionModule(L.LightningModule):
     def __init__(self, process: DiffusionProcess, net: nn.Module, optimizer: Callable,
                  lr_scheduler: Callable | None = None, ema_decay: float = 0.999, eval_seed: int = 1234,
-                 gradient_clip_val: float | None = None, gradient_clip_algorithm: str = "norm"):
+                 gradient_clip_val: float | None = None, gradient_clip_algorithm: str = "norm",
+                 val_strata: int | None = 32):
         super().__init__()
         self.automatic_optimization = False  # several optimizer steps per training_step, see ``training_step``
         if not 0 <= ema_decay < 1:
             raise ConfigError(f"ema_decay={ema_decay} must lie in [0, 1); 0 turns the EMA off")
         self.process, self.net = process, net
         self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
-        self.ema_decay, self.eval_seed = ema_decay, eval_seed
+        if val_strata is not None and (not isinstance(val_strata, int) or val_strata < 2):
+            raise ConfigError(f"val_strata={val_strata} must be a whole number ≥ 2 (t = 1 is a stratum of its own), "
+                              "or null for the exact bound at every validation; e.g. val_strata=32")
+        self.ema_decay, self.eval_seed, self.val_strata = ema_decay, eval_seed, val_strata
         self.gradient_clip_val, self.gradient_clip_algorithm = gradient_clip_val, gradient_clip_algorithm
         self.ema = copy.deepcopy(net).requires_grad_(False) if ema_decay > 0 else None
         self._ema_pairs: tuple[list[nn.Parameter], list[nn.Parameter]] | None = None
@@ -108,15 +114,18 @@ class DiffusionModule(L.LightningModule):
             self._ema_pairs = list(self.ema.parameters()), list(self.net.parameters())
         update_ema(*self._ema_pairs, self.ema_decay, self.global_step)
 
-    def _bound_step(self, x0: torch.Tensor) -> None:
+    def _bound_step(self, x0: torch.Tensor, strata: int | None = None) -> None:
+        """The bound of a batch (exact, or estimated over ``strata``), drawn from ``eval_seed``: every run and every
+        validation of a run sees the same x_t (and t), so their bounds differ by the weights alone."""
         generator = torch.Generator(device=x0.device).manual_seed(self.eval_seed + len(self._bits))
-        bits, per_t = self.process.bound(self.eval_net, x0, generator=generator)
+        bits, per_t = self.process.bound(self.eval_net, x0, generator=generator, strata=strata)
         self._bits.append(bits)
         self._null_bits.append(self.process.null_nll(x0).cpu() / LOG2)
         self.per_t_bits = per_t
 
     def _log_bound(self, split: str) -> None:
-        """Mean bound over the whole split, and its standard error (the Monte-Carlo draws of x_t included)."""
+        """Mean bound over the whole split, and its standard error (the Monte-Carlo draws of x_t, and of t in an
+        estimate, included)."""
         bits, null = torch.cat(self._bits), torch.cat(self._null_bits).mean().item()
         self._bits.clear()
         self._null_bits.clear()
@@ -146,7 +155,7 @@ class DiffusionModule(L.LightningModule):
                     "too large, and the bound stays high until the lr decays. Or too few steps (trainer.max_steps)")
 
     def validation_step(self, x0: torch.Tensor, batch_idx: int) -> None:
-        self._bound_step(x0)
+        self._bound_step(x0, self.val_strata)
 
     def on_validation_epoch_end(self) -> None:
         self._log_bound("val")

@@ -177,10 +177,11 @@ class ContinuousGaussianDiffusion(DiffusionProcess):
 
     @torch.no_grad()
     def bound(self, net: nn.Module, x0: torch.Tensor, generator: torch.Generator | None = None,
-              max_rows: int = 1 << 16) -> tuple[torch.Tensor, torch.Tensor]:
+              max_rows: int = 1 << 16, strata: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The negative bound in bits per point, with the diffusion term averaged over ``eval_t`` stratified t per
         point (t uniform in ((i−1)/K, i/K], i = 1..K), so each point's estimate is unbiased and its spread, part
-        of the standard error over points, includes the Monte-Carlo error.
+        of the standard error over points, includes the Monte-Carlo error. Always this estimate, of fixed cost:
+        ``strata`` (the discrete processes' estimate, see ``DiffusionProcess.bound``) changes nothing here.
 
         Returns the bound per point (N,) and the mean of each part (K + 1,): index 0 the prior term, index i the
         diffusion term over stratum i, the exact decoder term added at i = 1 (as −log p(x_0|x_1) in discrete time).
