@@ -129,3 +129,8 @@ def test_a_fixed_schedules_coefficients_are_buffers_in_the_state_dict():
              "recip_sqrt_alpha", "sqrt_alpha_bar", "sqrt_one_minus_alpha_bar"}
     assert set(p.state_dict()) == names and {name for name, _ in p.named_buffers()} == names
     assert all(b.dtype == torch.float32 and b.shape == (11,) for b in p.buffers())
+    from diffusion_lightning.diffusion.learned_schedule import LearnedSchedule
+
+    learned = GaussianDiffusion(LearnedSchedule(10, schedules.linear))
+    assert {name for name, _ in learned.named_buffers(recurse=False)} == names
+    assert set(learned.state_dict()) == {"schedule.u", "schedule.log_snr_1"}

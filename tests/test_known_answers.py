@@ -416,9 +416,10 @@ def test_the_binomial_kl_loss_is_the_prior_plus_t_times_the_weighted_term():
     t, w = torch.tensor([2, 5]), torch.tensor([0.5, 2.0])
     out = torch.tensor([[0.3, -0.2], [1.0, 0.0]])
     torch.manual_seed(0)
-    terms = p.losses_at(lambda x_t, ts: out, x0, t, w)
+    terms = p.losses_at(lambda x_t, ts: out * ts[:, None], x0, t, w)
     torch.manual_seed(0)
     x_t = p.q_sample(x0, t)
+    out = out * t[:, None]
     term = p.term(out, x0, x_t, t)
     vlb = p.prior_term(x0) + 6 * w * term
     assert terms["loss"].item() == pytest.approx(vlb.mean().item(), rel=1e-6)
@@ -589,6 +590,7 @@ def test_every_draw_follows_the_device_of_its_data():
         terms = p.training_losses(net, x0)
         x, _ = p.sample(net, (3, 2))
         assert terms["loss"].device.type == x.device.type == p.prior_term(x0).device.type == "meta"
+        assert p.q_sample(x0, torch.ones(4, dtype=torch.long, device="meta")).device.type == "meta"
     c = continuous().to("meta")
     assert c.training_losses(lambda z, s: torch.zeros_like(z), x0)["loss"].device.type == "meta"
 
@@ -624,6 +626,34 @@ def test_the_null_likelihood_of_bits_is_per_point():
     assert b.null_nll(x0).tolist() == pytest.approx([-math.log(0.8) - math.log(0.2), -2 * math.log(0.2)], rel=1e-6)
 
 
+def test_draws_are_made_in_the_datas_dtype_from_the_generator_given():
+    """float64 data is noised with float64 draws of the given generator (another stream than float32's)."""
+    x0, g = data().double(), lambda: torch.Generator().manual_seed(11)  # noqa: E731
+    p, ts = gaussian("mean", "fixed_small"), torch.full((5,), 3)
+    z = torch.randn(x0.shape, generator=g(), dtype=torch.float64)
+    assert torch.allclose(p.q_sample(x0, ts, generator=g()), p.q_sample(x0, ts, noise=z))
+    mean, logvar = p.p_mean_logvar(x0, x0, ts)
+    assert torch.allclose(p.p_sample(x0, x0, ts, generator=g()), mean + (0.5 * logvar).exp() * z)
+    c, t = continuous(), torch.full((5,), 0.5)
+    seen = []
+    c.diffusion_term(lambda zt, s: seen.append(zt) or zt, x0, t, generator=g())
+    alpha, sigma, _ = c.alpha_sigma(t, x0)
+    assert torch.allclose(seen[0], alpha * x0 + sigma * z)
+
+
+@pytest.mark.parametrize("variance", ["learned", "learned_range"])
+def test_a_learned_variance_is_the_last_axis_of_image_shaped_outputs(variance):
+    """Data (n, 1, d): the network's mean and variance halves are split on the last axis, as the networks concatenate."""
+    p, x0 = gaussian("mean", variance, loss=Hybrid(vlb_weight=0.5)), data().view(5, 1, 3)
+    flat_net = posterior_net(x0.view(5, 3), "mean", variance)
+    net = lambda x_t, ts: flat_net(x_t.view(5, 3), ts).view(5, 1, 6)  # noqa: E731
+    ts, x_t = torch.full((5,), 3), p.q_sample(x0, torch.full((5,), 3))
+    assert p.term(net(x_t, ts), x0, x_t, ts).abs().max() < 2e-5
+    torch.manual_seed(0)
+    terms = p.losses_at(lambda x_t, ts: net(x_t, ts) + torch.tensor([0.3, 0, 0, 0, 0, 0]).view(1, 1, 6), x0, ts, torch.ones(5))
+    assert terms["mse"].item() == pytest.approx(0.09 / 3, abs=1e-5) and terms["loss"].item() > terms["mse"].item()
+
+
 # Refusals name the key to change.
 
 def test_every_process_refuses_data_of_the_other_kind():
@@ -657,5 +687,17 @@ def test_unknown_choices_and_losses_are_refused_with_their_keys():
         with pytest.raises(ValueError, match=rf"process\.{key}=0 must be a whole number ≥ 1"):
             continuous(**{key: 0})
     assert gaussian("epsilon", "learned", loss=Hybrid()).out_dim(3) == 6
-    with pytest.raises(ValueError, match="loss=mse trains only the mean, so process.variance=learned would stay"):
+    with pytest.raises(ValueError, match="loss=mse trains only the mean, so process.variance=learned would stay "
+                       "untrained; use loss=hybrid or loss=kl, or process.variance=fixed_small$"):
         gaussian("epsilon", "learned", loss=MSE())
+    with pytest.raises(ValueError, match="loss=hybrid trains the variance through L_vlb, but process.variance="
+                       "fixed_large is fixed; use process.variance=learned_range, or loss=mse$"):
+        gaussian("epsilon", "fixed_large", loss=Hybrid())
+    with pytest.raises(ValueError, match=r"loss.vlb_weight=-1 must be > 0 \(λ of L_vlb, which trains the variance\); "
+                       "e.g. loss.vlb_weight=0.001$"):
+        Hybrid(vlb_weight=-1)
+    from diffusion_lightning.diffusion.learned_schedule import LearnedSchedule
+
+    with pytest.raises(ValueError, match=r"drive it to destroy the signal at once \(ε is easy to predict from pure "
+                       r"noise\); use loss=kl, or a fixed schedule=linear$"):
+        GaussianDiffusion(LearnedSchedule(T, lambda T: BETAS), loss=MSE())

@@ -30,7 +30,7 @@ def coefficients(betas: torch.Tensor) -> dict[str, torch.Tensor]:
     """Every coefficient the process uses, indexed by t = 0..T, in float64 from β_1..β_T (differentiable in them)."""
     b = F.pad(betas, (1, 0))
     alpha_bar = torch.cumprod(1 - b, 0)
-    alpha_bar_prev = F.pad(alpha_bar[:-1], (1, 0), value=1.0)
+    alpha_bar_prev = torch.cat([alpha_bar[:1], alpha_bar[:-1]])  # ᾱ_{t−1}; index 0 (never read) repeats ᾱ_0 = 1
     denom = (1 - alpha_bar).clamp_min(1e-300)  # 1 − ᾱ_0 = 0: index 0 is never read, but must not be 0/0 for autograd
     # Posterior q(x_{t-1}|x_t, x_0) = N(c0·x_0 + ct·x_t, β̃_t) (Ho et al. 2020, Eq. 6-7). β̃_1 = 0 is clipped to β̃_2
     # (β_1 when T = 1), which fixed_large also uses at t = 1 (improved-diffusion's convention).
@@ -69,21 +69,20 @@ class GaussianDiffusion(DiffusionProcess):
             # The coefficients become functions of the schedule's parameters: recomputed by ``refresh`` once per
             # step (``training_losses``, ``bound``, ``sample``) and after loading, never stored in checkpoints.
             self.schedule = betas
-            self._set_coefficients(coefficients(self.schedule.betas().detach()), persistent=False)
+            values = coefficients(self.schedule.betas().detach())
             self.register_load_state_dict_post_hook(lambda module, _: module.refresh())
         else:
             self.schedule = None
-            self._set_coefficients(coefficients(check_betas(torch.as_tensor(betas, dtype=torch.float64))), persistent=True)
+            values = coefficients(check_betas(torch.as_tensor(betas, dtype=torch.float64)))
+        for name, value in values.items():  # float32 buffers, in checkpoints unless they follow a learned schedule
+            self.register_buffer(name, value.float(), persistent=self.schedule is None)
+        self.coefficient_names = tuple(values)
         self.use_loss(loss)
 
-    def _set_coefficients(self, values: dict[str, torch.Tensor], persistent: bool | None = None) -> None:
-        """Keep the coefficients as float32 buffers (registered when ``persistent`` is given, else replaced: assigning
-        a tensor to a registered buffer's name replaces the buffer, keeping whether it is persistent)."""
+    def _set_coefficients(self, values: dict[str, torch.Tensor]) -> None:
+        """Replace coefficient buffers: assigning a tensor to a buffer's name replaces it, persistent or not."""
         for name, value in values.items():
-            if persistent is None:
-                setattr(self, name, value.float())
-            else:
-                self.register_buffer(name, value.float(), persistent=persistent)
+            setattr(self, name, value.float())
 
     def refresh(self) -> None:
         """Recompute the coefficients from a learned schedule's parameters (differentiable where grad is on)."""
@@ -99,7 +98,7 @@ class GaussianDiffusion(DiffusionProcess):
         try:
             return super().training_losses(net, x0)
         finally:
-            self._set_coefficients({k: v.detach() for k, v in self.named_buffers(recurse=False) if v.requires_grad})
+            self._set_coefficients({name: getattr(self, name).detach() for name in self.coefficient_names})
 
     def bound(self, net, x0: torch.Tensor, *args, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
@@ -155,9 +154,8 @@ class GaussianDiffusion(DiffusionProcess):
 
     def prior_term(self, x0: torch.Tensor) -> torch.Tensor:
         """L_T = KL(q(x_T|x_0) ‖ N(0, I)) in nats per point."""
-        t = torch.full((len(x0),), self.T, device=x0.device)
-        mean = _at(self.sqrt_alpha_bar, t, x0) * x0
-        logvar = torch.log1p(-_at(self.alpha_bar, t, x0)).expand_as(x0)
+        mean = self.sqrt_alpha_bar[-1] * x0
+        logvar = torch.log1p(-self.alpha_bar[-1]).expand_as(x0)
         return normal_kl(mean, logvar, torch.zeros_like(x0), torch.zeros_like(x0)).flatten(1).sum(1)
 
     def term(self, out: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -225,6 +223,6 @@ class GaussianDiffusion(DiffusionProcess):
             result["loss"] = mse.mean()
             return result
         frozen = torch.cat([mean_out.detach(), out.chunk(2, dim=-1)[1]], dim=-1)
-        vlb_frozen = self.T * weights * self.term(frozen, x0, x_t, t) / x0[0].numel()
+        vlb_frozen = self.T * weights * self.term(frozen, x0, x_t, t) / x0.shape[1:].numel()
         result["loss"] = (mse + self.loss.vlb_weight * vlb_frozen).mean()
         return result
