@@ -38,17 +38,38 @@ class SinusoidalEmbedding(nn.Module):
         return torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1)
 
 
+class FourierFeatures(nn.Module):
+    """x with sin/cos(2^k·π·x) for k = 0..octaves−1 (VDM's Fourier features): lets an MLP resolve detail down to
+    2^−octaves of the data's unit scale, e.g. a manifold thinner than the reverse step's noise."""
+
+    def __init__(self, octaves: int):
+        super().__init__()
+        if not isinstance(octaves, int) or octaves < 0:
+            raise ConfigError(f"model.fourier_octaves={octaves} must be a whole number ≥ 0 (0: x alone)")
+        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(octaves), persistent=False)
+
+    def out_dim(self, in_dim: int) -> int:
+        return in_dim * (1 + 2 * len(self.freqs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        arg = (x[..., None] * self.freqs).flatten(1)
+        return torch.cat([x, torch.sin(arg), torch.cos(arg)], dim=-1)
+
+
 class TimeMLP(nn.Module):
-    """[x_t, emb(t)] → ``layers`` hidden layers of ``hidden`` units → out_dim. The readout starts at zero."""
+    """[features(x_t), emb(t)] → ``layers`` hidden layers of ``hidden`` units → out_dim. The readout starts at zero.
+    The features are x_t itself, with ``fourier_octaves`` > 0 also its Fourier features."""
 
     def __init__(self, in_dim: int, out_dim: int, T: int, hidden: int = 256, layers: int = 3, emb_dim: int = 64,
-                 activation: str = "silu"):
+                 activation: str = "silu", fourier_octaves: int = 0):
         super().__init__()
         self.embed = SinusoidalEmbedding(emb_dim, T)
-        self.body = mlp([in_dim + emb_dim] + [hidden] * layers, activation)
+        self.features = FourierFeatures(fourier_octaves)
+        self.body = mlp([self.features.out_dim(in_dim) + emb_dim] + [hidden] * layers, activation)
         self.readout = nn.Linear(hidden, out_dim)
         nn.init.zeros_(self.readout.weight)
         nn.init.zeros_(self.readout.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.readout(self.body(torch.cat([x.flatten(1), self.embed(t)], dim=-1))).view(len(x), -1)
+        h = torch.cat([self.features(x.flatten(1)), self.embed(t)], dim=-1)
+        return self.readout(self.body(h)).view(len(x), -1)

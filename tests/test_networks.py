@@ -1,0 +1,33 @@
+"""The reverse networks' input features: Fourier features of x (VDM) for detail finer than x alone resolves."""
+
+import math
+
+import pytest
+import torch
+
+from diffusion_lightning.errors import ConfigError
+from diffusion_lightning.networks.mlp import FourierFeatures, TimeMLP
+
+
+def test_fourier_features_are_x_then_sin_and_cos_at_octaves_of_pi():
+    x = torch.tensor([[0.25, -0.5]])
+    features = FourierFeatures(3)(x)
+    freqs = [math.pi, 2 * math.pi, 4 * math.pi]
+    arg = [v * f for v in (0.25, -0.5) for f in freqs]  # each dimension's octaves side by side
+    expected = [0.25, -0.5] + [math.sin(a) for a in arg] + [math.cos(a) for a in arg]
+    assert features.shape == (1, FourierFeatures(3).out_dim(2)) == (1, 14)
+    assert torch.allclose(features, torch.tensor([expected]), atol=1e-6)
+
+
+def test_no_octaves_is_x_alone_and_checkpoints_keep_their_keys():
+    x = torch.randn(5, 2)
+    assert torch.equal(FourierFeatures(0)(x), x)
+    plain, fourier = TimeMLP(2, 4, T=10), TimeMLP(2, 4, T=10, fourier_octaves=6)
+    assert plain.state_dict().keys() == fourier.state_dict().keys()  # the frequencies are not saved
+    assert fourier.body[0].in_features == plain.body[0].in_features + 2 * 2 * 6
+
+
+@pytest.mark.parametrize("octaves", [-1, 2.5])
+def test_a_bad_number_of_octaves_is_refused_in_one_line(octaves):
+    with pytest.raises(ConfigError, match="model.fourier_octaves"):
+        FourierFeatures(octaves)
