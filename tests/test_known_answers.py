@@ -654,6 +654,42 @@ def test_a_learned_variance_is_the_last_axis_of_image_shaped_outputs(variance):
     assert terms["mse"].item() == pytest.approx(0.09 / 3, abs=1e-5) and terms["loss"].item() > terms["mse"].item()
 
 
+def test_the_processes_keep_what_they_are_given_and_their_defaults():
+    from types import SimpleNamespace
+
+    from diffusion_lightning.diffusion.learned_schedule import LearnedSchedule
+
+    loss = KL()
+    c = ContinuousGaussianDiffusion(BETAS, loss=loss)
+    assert c.loss is loss and (c.T, c.eval_t) == (100, 100)
+    assert set(c.state_dict()) == {"schedule.gamma_0", "schedule.width"}
+    assert binomial(prior=0.5).prior_rate == BinomialDiffusion(schedules.sohl_dickstein(4)).prior_rate == 0.5
+    assert binomial(prior="data", data=SimpleNamespace(kind="binary", mean_activity=lambda: 0.125)).prior_rate == 0.125
+    with pytest.raises(ValueError, match=r"prior rate π = 0 must lie in \(0, 1\)"):
+        binomial(prior=0)
+    with pytest.raises(ValueError, match="process=gaussian_continuous learns its own log-SNR end points"):
+        ContinuousGaussianDiffusion(LearnedSchedule(4, schedules.linear))
+    with pytest.raises(ValueError, match="loss=mse has none: use loss=kl"):
+        continuous(loss=MSE())
+    with pytest.raises(ValueError, match="bit flips cannot carry its gradient"):
+        BinomialDiffusion(LearnedSchedule(4, schedules.linear))
+
+
+def test_schedules_given_as_lists_are_taken_in_float64():
+    betas = schedules.sohl_dickstein(1000)
+    assert torch.equal(BinomialDiffusion(betas.tolist()).alpha_bar, BinomialDiffusion(betas).alpha_bar)
+    a, b = ContinuousGaussianDiffusion(BETAS.tolist()), ContinuousGaussianDiffusion(BETAS)
+    assert torch.equal(a.schedule.initial, b.schedule.initial)
+
+
+def test_the_continuous_start_schedule_is_kept_in_float64():
+    p = continuous(gamma_0=-6.1, gamma_1=4.3, sample_steps=3)
+    gamma = torch.tensor([-6.1, -6.1 + 10.4 / 3, -6.1 + 20.8 / 3, 4.3], dtype=torch.float64)
+    ab = torch.sigmoid(-gamma)
+    ab[0] = 1.0
+    assert torch.allclose(p.schedule.initial, 1 - ab[1:] / ab[:-1], rtol=1e-12, atol=0)
+
+
 # Refusals name the key to change.
 
 def test_every_process_refuses_data_of_the_other_kind():

@@ -39,7 +39,7 @@ class BinomialDiffusion(DiffusionProcess):
         if isinstance(betas, torch.nn.Module):  # schedule=learned: its gradient needs reparameterised noise
             raise ConfigError("schedule=learned is learned through Gaussian noise, and bit flips cannot carry its gradient; "
                               "binomial diffusion keeps β_t = 1/(T−t+1) fixed (paper §2.4.1): use schedule=sohl_dickstein")
-        b = torch.cat([torch.zeros(1, dtype=torch.float64), check_betas(torch.as_tensor(betas, dtype=torch.float64), True)])
+        b = torch.nn.functional.pad(check_betas(torch.as_tensor(betas, dtype=torch.float64), True), (1, 0))
         alpha_bar = torch.cumprod(1 - b, 0)
         self.register_buffer("betas", b.float())
         self.register_buffer("alpha_bar", alpha_bar.float())

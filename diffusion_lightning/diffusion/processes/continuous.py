@@ -160,7 +160,7 @@ class ContinuousGaussianDiffusion(DiffusionProcess):
         eps_hat = self.predict_eps(net, alpha * x0 + sigma * eps, t)
         weight = alpha.detach().flatten(1)[:, 0] ** 4
         sq = eps.pow(2).flatten(1).sum(1)
-        return 0.5 * dgamma * ((eps - eps_hat).pow(2).flatten(1).sum(1) - weight * (sq - x0[0].numel()))
+        return 0.5 * dgamma * ((eps - eps_hat).pow(2).flatten(1).sum(1) - weight * (sq - x0.shape[1:].numel()))
 
     def training_losses(self, net: nn.Module, x0: torch.Tensor) -> dict[str, torch.Tensor]:
         """L_prior + L_decoder + the diffusion term at low-discrepancy t (VDM: t_i = (u + i/n) mod 1, one u per
