@@ -14,7 +14,7 @@ from diffusion_lightning.errors import ConfigError
 from diffusion_lightning.networks.conditional import ConditionalMLP
 from diffusion_lightning.training.run import run
 
-T, K = 50, 8  # t = 1, then strata of 7 steps
+T, K = 50, 8  # strata of 1 to 19 steps
 
 
 def setup(kind: str, seed: int = 0):

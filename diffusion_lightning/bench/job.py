@@ -3,8 +3,8 @@ trainer.val_check_interval=1000``, W&B offline as by default) for T = 100 and T 
 ``python train.py`` process timed from launch to exit.
 
 Phases, from Lightning's public hooks (``PhaseClock``) and, for the time inside each callback, Lightning's
-``SimpleProfiler``: ``startup_s`` the imports and settings before a job's first line of work (timed apart, in a
-process that only does them), ``build_s`` the rest until the model is built (Hydra, data, network), ``logger_start_s``
+``SimpleProfiler``: ``startup_s`` from launch to the job's first file (``run_info.json``: interpreter, imports,
+Hydra's config), ``build_s`` the rest until the model is built (data, process, network), ``logger_start_s``
 the trainer and its loggers starting (W&B's init), ``train_steps_s`` the training steps alone (the
 ``training_step`` calls), ``loop_s`` the rest of the fit loop (batches, progress bar, checkpoints written every
 1000 steps), each validation's bound (``val_bound_s``) and samples (``val_samples_s``), the test bound and samples,
@@ -12,7 +12,6 @@ the trainer and its loggers starting (W&B's init), ``train_steps_s`` the trainin
 loggers' finish and the process's exit. ``whole_over_train``: the whole command over its training steps."""
 
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,8 +27,6 @@ ROOT = CONF.parent
 SIZES = {"full": {"T": (100, 1000), "overrides": ["trainer.max_steps=5000", "trainer.val_check_interval=1000"]},
          "quick": {"T": (10, 20), "overrides": ["debug=fast", "logger=none", "data.n_train=1000",
                                                  "model.hidden=16"]}}
-STARTUP = ("from diffusion_lightning.training import environment; environment.configure(); "
-           "import diffusion_lightning.training.run")
 
 
 class PhaseClock(L.Callback):
@@ -84,17 +81,7 @@ def hook_seconds(hooks: dict[str, list[float]], callback: str, hook: str) -> lis
     return [sum(c) for c in zip(*calls)] if calls else []
 
 
-def startup_seconds(repeats: int = 3) -> float:
-    """Median wall time of a process that only configures and imports what a job imports before its work."""
-    times = []
-    for _ in range(repeats):
-        start = time.time()
-        subprocess.run([sys.executable, "-c", STARTUP], check=True, capture_output=True)
-        times.append(time.time() - start)
-    return statistics.median(times)
-
-
-def job(T: int, overrides: list[str], run_dir: Path, startup_s: float) -> dict:
+def job(T: int, overrides: list[str], run_dir: Path) -> dict:
     """One ``python train.py`` job at ``T``, timed phase by phase."""
     clock = run_dir / "phases.json"
     command = [sys.executable, str(ROOT / "train.py"), f"T={T}", *overrides, f"hydra.run.dir={run_dir}",
@@ -108,7 +95,7 @@ def job(T: int, overrides: list[str], run_dir: Path, startup_s: float) -> dict:
         end = time.time()
     phases = json.loads(clock.read_text())
     marks, hooks = phases["marks"], phases["hooks"]
-    written = max(p.stat().st_mtime for p in run_dir.glob("*.json*") if p.name != "phases.json")
+    written = max(p.stat().st_mtime for p in run_dir.glob("*.json") if p.name != "phases.json")
     written = max(written, *(p.stat().st_mtime for p in run_dir.glob("*.npz")))
     val_samples = hook_seconds(hooks, "SampleMetrics", "on_validation_epoch_end")
     validations = [b - a for a, b in phases["validations"]]
@@ -119,8 +106,9 @@ def job(T: int, overrides: list[str], run_dir: Path, startup_s: float) -> dict:
     test_s = marks["test_end"] - marks["test_start"]
     fit_s = marks["train_end"] - marks["fit_setup"]
     train_s = phases["train_steps_s"]
-    return {"bench": "job", "T": T, "wall_s": end - launch, "startup_s": startup_s,
-            "build_s": marks["built"] - launch - startup_s, "logger_start_s": marks["fit_setup"] - marks["built"],
+    started = (run_dir / "run_info.json").stat().st_mtime
+    return {"bench": "job", "T": T, "wall_s": end - launch, "startup_s": started - launch,
+            "build_s": marks["built"] - started, "logger_start_s": marks["fit_setup"] - marks["built"],
             "train_steps_s": train_s, "loop_s": fit_s - train_s - sum(validations),
             "val_bound_s": [round(v - s, 2) for v, s in zip(validations, val_samples)],
             "val_samples_s": [round(s, 2) for s in val_samples], "test_bound_s": test_s - test_samples - figures,
@@ -132,7 +120,6 @@ def job(T: int, overrides: list[str], run_dir: Path, startup_s: float) -> dict:
 
 def run(size: str) -> Iterator[dict]:
     s = SIZES[size]
-    startup_s = startup_seconds(1 if size == "quick" else 3)
     with tempfile.TemporaryDirectory(prefix="bench_job_") as tmp:
         for T in s["T"]:
-            yield {**job(T, s["overrides"], Path(tmp) / f"T{T}", startup_s), "load": load()}
+            yield {**job(T, s["overrides"], Path(tmp) / f"T{T}"), "load": load()}

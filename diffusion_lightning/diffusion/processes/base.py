@@ -29,6 +29,16 @@ def chunks_of_t(T: int, n: int, max_rows: int = 1 << 16) -> Iterator[torch.Tenso
         yield torch.arange(start, min(start + chunk, T + 1))
 
 
+def strata_edges(T: int, K: int) -> torch.Tensor:
+    """0 = e_0 < e_1 < … < e_K = T: stratum k holds t = e_{k−1} + 1 .. e_k. The strata widen geometrically
+    (e_k ≈ T^{k/K}): one step each where t is small, where the terms are large and change fast (t = 1 is the decoder
+    term), wide where they are small and flat."""
+    edges = [0, 1]
+    for k in range(2, K + 1):
+        edges.append(min(max(round(T ** (k / K)), edges[-1] + 1), T - (K - k)))
+    return torch.tensor(edges)
+
+
 class DiffusionProcess(nn.Module):
     """Subclasses set ``kind`` (the data they diffuse: "continuous" or "binary") and define q_sample, prior_term,
     term, p_sample, prior_sample, null_nll, check_loss and losses_at."""
@@ -68,10 +78,11 @@ class DiffusionProcess(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The negative bound L = L_T + Σ_{t=2..T} L_{t−1} + L_0 in bits: exact, with every t evaluated, unless
         ``strata`` = K < T (K ≥ 2). Then it is an unbiased stratified estimate at the cost of K terms whatever T is:
-        the decoder term (t = 1, unlike its neighbours) is a stratum of its own, 2..T is split into K − 1
-        consecutive strata of (nearly) equal size n_k, and each point draws one t uniformly in each stratum, its
-        term weighted by n_k. Each point's estimate is unbiased, so the spread over points (and the standard error
-        over them) includes the Monte-Carlo error.
+        1..T is split into K consecutive strata (``strata_edges``: t = 1 alone, then widening geometrically) and
+        each point draws one t uniformly in each stratum, its term weighted by the stratum's size. Each point's
+        estimate is unbiased, so the spread over points (and the standard error over them) includes the Monte-Carlo
+        error (measured at T = 100 after 800 steps, the mean over 2000 points varies between draws by 0.075 bits,
+        against 0.114 with equal strata and 0.036 for the exact bound's own draws of x_t).
 
         Returns the bound per point (N,) and the mean of each term (T + 1,): index 0 holds the prior
         term L_T, index t the term of step t (t = 1 is the decoder −log p(x_0|x_1)); in an estimate every t of a
@@ -80,8 +91,7 @@ class DiffusionProcess(nn.Module):
         """
         n, T = len(x0), self.T
         K = T if strata is None else min(strata, T)
-        edges = torch.cat([torch.zeros(1, dtype=torch.long), 1 + torch.arange(K) * (T - 1) // max(K - 1, 1)])
-        # stratum k holds t = edges[k−1] + 1 .. edges[k]: t = 1 alone, then 2..T in K − 1 parts
+        edges = strata_edges(T, K)  # stratum k holds t = edges[k−1] + 1 .. edges[k]
         sizes = edges.diff().double()
         per_stratum = torch.zeros(K, dtype=torch.float64)
         prior = self.prior_term(x0).double().cpu()
