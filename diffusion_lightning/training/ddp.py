@@ -10,15 +10,23 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, read_write
 
+from ..errors import ConfigError
+
 LAUNCH_VARS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 
 def relaunch_ranks_into_this_job(cfg: DictConfig) -> None:
     """Lightning starts the other DDP ranks by re-running ``sys.argv`` with ``hydra.run.dir`` set. Inside a
-    ``-m`` sweep that would re-run the whole sweep elsewhere: make it re-run just this job, in this job's directory."""
+    ``-m`` sweep that would re-run the whole sweep elsewhere: make it re-run just this job, in this job's directory.
+    That needs the job to run in the script's own process, as under ``hydra/launcher=basic``; the others run jobs in
+    processes of their own (joblib's workers, submitit's, Ray's), which cannot re-run the script."""
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return
     hydra_cfg = HydraConfig.get()
+    launcher = hydra_cfg.runtime.choices.get("hydra/launcher")
+    if cfg.trainer.get("strategy") == "ddp" and launcher != "basic":
+        raise ConfigError(f"trainer=ddp in a -m sweep needs hydra/launcher=basic (got {launcher}): Lightning starts the "
+                          "other ranks by re-running train.py, which only the basic launcher's jobs can do")
     sys.argv = [sys.argv[0], *hydra_cfg.overrides.task]
     with read_write(hydra_cfg.run):
         hydra_cfg.run.dir = str(Path(cfg.paths.output_dir).resolve())

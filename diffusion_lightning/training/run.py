@@ -86,13 +86,13 @@ def run(cfg: DictConfig) -> float | None:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "run_info.json", run_info())
         environment.report_passive_threads()
-    ddp.relaunch_ranks_into_this_job(cfg)
     launch_state = ddp.launch_state()
     start = time.time()
     summary: dict = {"status": "failed"}
     trainer = module = None
     metrics: dict[str, float] = {}
     try:
+        ddp.relaunch_ranks_into_this_job(cfg)
         datamodule, module, trainer = build(cfg)
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
