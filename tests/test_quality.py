@@ -51,3 +51,12 @@ def test_users_format_learns_and_generates_unseen_phases(make_cfg, tmp_path):
                    f"data.val_file={tmp_path / 'val.txt'}")
     assert s["samples/valid_fraction"] > 0.5
     assert s["samples/val_fraction"] > 0
+
+
+def test_the_papers_swiss_roll_holds_what_three_measured_seeds_reached(make_cfg, tmp_path):
+    """experiment=swissroll_paper (T = 40, learned β, 4 × 256 MLP with Fourier features), seed 0. Measured over
+    training seeds 0, 1, 2: K = 2.347, 2.337, 2.273 (mean 2.319, std 0.040; each ± 0.03 standard error over the test
+    points); the paper's K is 2.35. The test holds seed 0 within two seeds' standard deviations of the mean."""
+    s = summary_of(make_cfg, tmp_path, "experiment=swissroll_paper")
+    assert -s["test/nll_bound_bits"] >= 2.319 - 2 * 0.040
+    assert s["test/gain_over_prior_bits"] >= 6.0  # K − L_null: measured 6.43 at seed 0 (paper: 6.45)
