@@ -9,6 +9,8 @@ from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_SILENT", "true")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one worker per core (pytest -n auto): one torch thread each, in the tests
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # and the runs they start, or two workers' threads fight for 2 cores
 # The tiny sweep that the tests which only read a sweep share: a schedule × loss grid of 4 jobs, logged to W&B offline.
 TINY = ["debug=fast", "T=10", "callbacks.sample_metrics.n_samples=64", "callbacks.figures.n_samples=64"]
 TINY_SWEEP = [*TINY, "logger=wandb", "schedule=linear,cosine", "loss=kl,mse"]
