@@ -19,5 +19,5 @@ def main(cfg: DictConfig) -> float | None:
 if __name__ == "__main__":
     try:
         main()
-    finally:  # exit without a last collection over all that torch and Lightning loaded (seconds; objects still freed)
+    finally:  # skip a last garbage collection over all that torch and Lightning loaded (seconds at exit)
         gc.freeze()

@@ -13,7 +13,7 @@ from diffusion_lightning.diffusion import schedules
 from diffusion_lightning.diffusion.losses import LOG2
 from diffusion_lightning.diffusion.objectives import KL, MSE, Hybrid
 from diffusion_lightning.diffusion.processes import BinomialDiffusion, ContinuousGaussianDiffusion, GaussianDiffusion
-from diffusion_lightning.diffusion.processes.base import chunks_of_t
+from diffusion_lightning.diffusion.processes.base import chunks_of_t, strata_edges
 
 PREDICTIONS = ("epsilon", "x0", "mean")
 VARIANCES = ("fixed_small", "fixed_large", "learned", "learned_range")
@@ -743,3 +743,19 @@ def test_unknown_choices_and_losses_are_refused_with_their_keys():
     with pytest.raises(ValueError, match=r"drive it to destroy the signal at once \(ε is easy to predict from pure "
                        r"noise\); use loss=kl, or a fixed schedule=linear$"):
         GaussianDiffusion(LearnedSchedule(T, lambda T: BETAS), loss=MSE())
+
+
+@pytest.mark.parametrize("T, K", [(100, 32), (1000, 32), (40, 32), (33, 32), (5, 2)])
+def test_strata_cover_1_to_T_once_with_t_1_alone_and_widen(T, K):
+    edges = strata_edges(T, K).tolist()
+    assert len(edges) == K + 1 and edges[0] == 0 and edges[1] == 1 and edges[-1] == T
+    widths = [b - a for a, b in zip(edges[:-1], edges[1:])]
+    assert min(widths) >= 1 and widths == sorted(widths)  # every t in exactly one stratum, the strata widening
+    if T > K:
+        assert widths[-1] > 1
+
+
+def test_known_strata_edges_and_too_few_strata_refused():
+    assert strata_edges(100, 4).tolist() == [0, 1, 10, 32, 100]  # round(100^(k/4)): 10, 31.6, 100
+    with pytest.raises(ValueError, match="at least 2"):
+        strata_edges(10, 1)

@@ -96,7 +96,7 @@ def job(T: int, overrides: list[str], run_dir: Path) -> dict:
     phases = json.loads(clock.read_text())
     marks, hooks = phases["marks"], phases["hooks"]
     written = max(p.stat().st_mtime for p in run_dir.glob("*.json") if p.name != "phases.json")
-    written = max(written, *(p.stat().st_mtime for p in run_dir.glob("*.npz")))
+    written = max([written, *(p.stat().st_mtime for p in run_dir.glob("*.npz"))])
     val_samples = hook_seconds(hooks, "SampleMetrics", "on_validation_epoch_end")
     validations = [b - a for a, b in phases["validations"]]
     val_samples += [0.0] * (len(validations) - len(val_samples))

@@ -15,6 +15,7 @@ from .common import compose_cfg, load, quiet
 
 TOLERANCE_BITS = 0.1
 RUNS = {"swiss_roll": [], "swiss_roll_10k": ["data.n_train=10000"], "heartbeat_paper": ["experiment=heartbeat_paper"]}
+EXACT = ["val_strata=null"]  # every validation exact: the time to quality is read off the validation bound
 SIZES = {"full": {"every": 1000, "extra": []},
          "quick": {"every": 5, "extra": ["trainer.max_steps=10", "T=10", "data.n_train=1000", "data.n_val=100",
                                    "data.n_test=100"]}}
@@ -41,7 +42,7 @@ class BoundClock(L.Callback):
 
 
 def time_to_quality(overrides: list[str], every: int) -> dict:
-    cfg = compose_cfg(*overrides, f"trainer.val_check_interval={every}", validation=True)
+    cfg = compose_cfg(*overrides, *EXACT, f"trainer.val_check_interval={every}", validation=True)
     datamodule, module, trainer = build(cfg)
     clock = BoundClock()
     trainer.callbacks.append(clock)

@@ -20,7 +20,7 @@ class InMemoryDataModule(L.LightningDataModule):
             if value < 1:
                 raise ConfigError(f"data.{key}={value} must be ≥ 1")
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
-        self.steps_per_batch = 1  # optimizer steps per training item; ``train.build`` sets it
+        self.steps_per_batch = 1  # optimizer steps per training item; ``training.run.build`` sets it
         self.splits: dict[str, torch.Tensor] = {}
 
     def make_splits(self) -> dict[str, torch.Tensor]:

@@ -9,7 +9,7 @@ schedule puts them; the noise of x_t is reparameterised, so the bound is differe
 
 ``learn_log_snr_end=false`` keeps λ_T (so ᾱ_T and the prior term) where ``init`` puts it and learns only how the
 steps share the drop λ_1 − λ_T: d_t = (λ_1 − λ_T)·softmax(u)_t. A network that is still poor early in training pulls a
-free end point up (the bound then prefers to keep signal at T); on a thin roll it never came back (README).
+free end point up (the bound then prefers to keep signal at T); on a thin roll it never came back (docs/results.md).
 """
 
 from collections.abc import Callable

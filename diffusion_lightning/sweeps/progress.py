@@ -27,16 +27,16 @@ def duration(seconds: float) -> str:
     return f"{seconds} s"
 
 
-def progress_line(sweep_dir: Path, job_dir: Path, now: float, grid: bool = True) -> str:
-    """What one line says once the job in ``job_dir`` has ended; ``grid``: the sweep's jobs are known in advance
-    (Hydra's basic sweeper), not only once they run (Optuna)."""
+def progress_line(sweep_dir: Path, job_dir: Path, now: float) -> str:
+    """What one line says once the job in ``job_dir`` has ended: with the jobs left where the sweep's jobs are known
+    in advance (a grid of Hydra's basic sweeper), else only how many ended (Optuna, a shuffled grid)."""
     jobs = read_jobs(sweep_dir)
     ended = [job for job in jobs if job.summary]
     job = next((j for j in jobs if j.path and j.path.resolve() == job_dir.resolve()), None)
     status = job.status if job else "ended"
     took = job.summary.get("wall_time_s") if job else None
     line = f"sweep: job {job_dir.name.split('_', 1)[0]} {status}" + (f" in {duration(took)}" if took else "")
-    if not grid:
+    if jobs.grid is None:
         return f"{line}; {len(ended)} ended"
     left = len(jobs) - len(ended)
     start = (sweep_dir / "multirun.yaml").stat().st_mtime
@@ -52,5 +52,4 @@ class SweepProgress(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         job_dir = Path(config.hydra.runtime.output_dir)
         if sweep_dir.is_dir() and job_dir.parent.resolve() == sweep_dir.resolve():
-            grid = str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper")
-            print(progress_line(sweep_dir, job_dir, time.time(), grid), file=sys.stderr, flush=True)
+            print(progress_line(sweep_dir, job_dir, time.time()), file=sys.stderr, flush=True)

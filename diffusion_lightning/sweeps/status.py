@@ -1,6 +1,6 @@
 """A Hydra callback: after a sweep, name the jobs that did not finish and exit non-zero if there are any.
 
-Failed jobs return NaN instead of raising (see ``train.task``) so that the rest of the sweep runs; this is where
+Failed jobs return None instead of raising (see ``training.run.task``) so that the rest of the sweep runs; this is where
 the sweep as a whole still reports failure. Job status comes from the report's job reader, so both agree on it
 (a grid job that never started is missing; one killed without a summary is interrupted; one whose summary cannot be
 read is unreadable, and each such file is named in one line)."""

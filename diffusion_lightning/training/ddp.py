@@ -24,7 +24,7 @@ def relaunch_ranks_into_this_job(cfg: DictConfig) -> None:
         return
     hydra_cfg = HydraConfig.get()
     launcher = hydra_cfg.runtime.choices.get("hydra/launcher")
-    if cfg.trainer.get("strategy") == "ddp" and launcher != "basic":
+    if str(cfg.trainer.get("strategy")).startswith("ddp") and cfg.trainer.get("devices") != 1 and launcher != "basic":
         raise ConfigError(f"trainer=ddp in a -m sweep needs hydra/launcher=basic (got {launcher}): Lightning starts the "
                           "other ranks by re-running train.py, which only the basic launcher's jobs can do")
     sys.argv = [sys.argv[0], *hydra_cfg.overrides.task]

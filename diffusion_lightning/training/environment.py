@@ -86,4 +86,4 @@ def report_passive_threads() -> None:
         log.warning(f"other processes kept {OMP_AUTO_PASSIVE:.1f} of {os.cpu_count()} cores busy at start: "
                     "torch's threads wait passively (OMP_WAIT_POLICY=PASSIVE), so runs sharing cores do not slow "
                     "each other several times over, at ~1.7× the cost of a run alone; set OMP_WAIT_POLICY to choose "
-                    "(see README, Performance)")
+                    "(see docs/performance.md)")

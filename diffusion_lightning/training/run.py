@@ -122,7 +122,7 @@ def task(cfg: DictConfig) -> float | None:
     if threading.current_thread() is threading.main_thread():
         sigterm_as_interrupt()
     try:
-        if cfg.get("resume_sweep"):  # a finished job is kept, an interrupted one resumes: see sweep_resume.py
+        if cfg.get("resume_sweep"):  # a finished job is kept, an interrupted one resumes: see sweeps/resume.py
             from ..sweeps.resume import resume_job
 
             kept = resume_job(cfg)

@@ -28,7 +28,7 @@ def smooth(y: np.ndarray, width: int) -> np.ndarray:
 
 
 def curves_figure(sweep: Sweep) -> Figure:
-    """Training bound (smoothed) and exact validation bound against step, one colour per job in both panels,
+    """Training bound (smoothed) and validation bound (exact up to ``val_strata`` steps, else a stratified estimate) against step, one colour per job in both panels,
     the legend below them; the validation axis is logarithmic when every value is positive, to separate the best."""
     fig = Figure(figsize=(12, 4.5))
     train_ax, val_ax = fig.subplots(1, 2)
@@ -48,7 +48,7 @@ def curves_figure(sweep: Sweep) -> Figure:
                       label=label(job, sweep.keys) + ("" if job.status == "finished" else f" ({job.status})"))
         val_ax.plot([r["step"] for r in val], [r["val/nll_bound_bits"] for r in val], "o-", color=colour, ms=3)
     for ax, title in ((train_ax, "train bound, bits (one t per example, smoothed)"),
-                      (val_ax, "val/nll_bound_bits (exact bound)")):
+                      (val_ax, "val/nll_bound_bits")):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3, which="both")
