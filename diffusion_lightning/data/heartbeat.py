@@ -9,7 +9,7 @@ import torch
 
 from ..errors import ConfigError
 from .metrics import match_fractions
-from .base import InMemoryDataModule
+from .base import InMemoryDataModule, split_sizes
 
 
 def heartbeats(length: int, period: int) -> torch.Tensor:
@@ -64,10 +64,8 @@ class HeartbeatDataModule(InMemoryDataModule):
         if train_file is None and (period is None or not 1 <= period <= length):
             raise ConfigError(f"data.period={period} must lie between 1 and data.length={length}")
         self.length, self.period = length, period
-        self.sizes = {"train": n_train, "val": n_val, "test": n_test}
-        for split, n in self.sizes.items():
-            if train_file is None and n < 2:  # generated splits; a file's split is its lines
-                raise ConfigError(f"data.n_{split}={n} must be ≥ 2")
+        # generated splits; a file's split is its lines
+        self.sizes = split_sizes(n_train, n_val, n_test) if train_file is None else {}
 
     def make_splits(self) -> dict[str, torch.Tensor]:
         if self.files["train"] is None:

@@ -13,7 +13,7 @@ import torch
 from ..errors import ConfigError
 from ..diffusion.losses import LOG2
 from .metrics import energy_distance
-from .base import InMemoryDataModule
+from .base import InMemoryDataModule, split_sizes
 
 
 def roll(s: torch.Tensor) -> torch.Tensor:
@@ -69,10 +69,7 @@ class SwissRollDataModule(InMemoryDataModule):
                  s_min: float = 1.5 * math.pi, s_max: float = 4.5 * math.pi, batch_size: int = 512,
                  eval_batch_size: int = 10_000, seed: int = 0):
         super().__init__(batch_size, eval_batch_size, seed)
-        self.sizes = {"train": n_train, "val": n_val, "test": n_test}
-        for split, n in self.sizes.items():
-            if n < 2:
-                raise ConfigError(f"data.n_{split}={n} must be ≥ 2")
+        self.sizes = split_sizes(n_train, n_val, n_test)
         self.generator = SwissRoll(noise, s_min, s_max)
 
     def make_splits(self) -> dict[str, torch.Tensor]:
