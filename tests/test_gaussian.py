@@ -134,3 +134,16 @@ def test_a_fixed_schedules_coefficients_are_buffers_in_the_state_dict():
     learned = GaussianDiffusion(LearnedSchedule(10, schedules.linear))
     assert {name for name, _ in learned.named_buffers(recurse=False)} == names
     assert set(learned.state_dict()) == {"schedule.u", "schedule.log_snr_1"}
+
+
+def test_the_network_in_cache_sized_batches_gives_the_outputs_of_one_batch():
+    from diffusion_lightning.diffusion.processes.base import forward_in_batches
+    from diffusion_lightning.networks import TimeMLP
+
+    net, calls = TimeMLP(2, 4, T=10, hidden=32), []
+    net.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    x, t = torch.randn(100, 2), torch.randint(1, 11, (100,))
+    whole = net(x, t)
+    calls.clear()
+    parts = forward_in_batches(net, x, t, rows=32)
+    assert calls == [32, 32, 32, 4] and torch.allclose(parts, whole, atol=1e-6)

@@ -21,12 +21,15 @@ from pathlib import Path
 
 import lightning as L
 
+from ..training.files import RUN_INFO
 from .common import CONF, load
 
 ROOT = CONF.parent
-SIZES = {"full": {"T": (100, 1000), "overrides": ["trainer.max_steps=5000", "trainer.val_check_interval=1000"]},
+SWEEP_JOB = ["callbacks.sample_metrics.val_samples=0"]  # as in a sweep's jobs: samples at the test alone
+SIZES = {"full": {"T": (100, 1000), "overrides": ["trainer.max_steps=5000", "trainer.val_check_interval=1000",
+                                                  *SWEEP_JOB]},
          "quick": {"T": (10, 20), "overrides": ["debug=fast", "logger=none", "data.n_train=1000",
-                                                 "model.hidden=16"]}}
+                                                 "model.hidden=16", *SWEEP_JOB]}}
 
 
 class PhaseClock(L.Callback):
@@ -106,7 +109,7 @@ def job(T: int, overrides: list[str], run_dir: Path) -> dict:
     test_s = marks["test_end"] - marks["test_start"]
     fit_s = marks["train_end"] - marks["fit_setup"]
     train_s = phases["train_steps_s"]
-    started = (run_dir / "run_info.json").stat().st_mtime
+    started = (run_dir / RUN_INFO).stat().st_mtime
     return {"bench": "job", "T": T, "wall_s": end - launch, "startup_s": started - launch,
             "build_s": marks["built"] - started, "logger_start_s": marks["fit_setup"] - marks["built"],
             "train_steps_s": train_s, "loop_s": fit_s - train_s - sum(validations),

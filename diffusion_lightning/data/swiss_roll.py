@@ -46,16 +46,17 @@ class SwissRoll:
         return ((x - self.center) / self.scale).float()
 
     def nll_bits(self, x: torch.Tensor, chunk: int = 1 << 24) -> torch.Tensor:
-        """−log2 p(x) per point: log p(x) = 2·log scale + log ∫ p(s)·N(scale·x + c; roll(s), σ²I) ds."""
+        """−log2 p(x) per point: log p(x) = 2·log scale + log ∫ p(s)·N(scale·x + c; roll(s), σ²I) ds. The squared
+        distance to each node is expanded, −|y − r|²/2σ² = (y·r − |r|²/2 − |y|²/2)/σ², so that its sum over the
+        nodes is one matrix product (float64: no cancellation that matters even at σ = 0.02)."""
         y = x.double() * self.scale + self.center
         curve = roll(self.s_grid)
+        inv_var = 1 / self.noise**2
+        per_node = self.log_w - (curve**2).sum(1) * inv_var / 2
         rows = max(1, chunk // len(self.s_grid))
-        out = []
-        for part in y.split(rows):
-            d2 = ((part[:, None, :] - curve[None]) ** 2).sum(-1)
-            log_k = -d2 / (2 * self.noise**2) - math.log(2 * math.pi * self.noise**2)
-            out.append(torch.logsumexp(log_k + self.log_w, dim=1))
-        log_p = torch.cat(out) + 2 * math.log(self.scale)
+        log_k = [torch.logsumexp(torch.addmm(per_node, part, curve.T, alpha=inv_var), dim=1)
+                 - (part**2).sum(1) * inv_var / 2 for part in y.split(rows)]
+        log_p = torch.cat(log_k) - math.log(2 * math.pi * self.noise**2) + 2 * math.log(self.scale)
         return (-log_p / LOG2).float()
 
 

@@ -29,6 +29,15 @@ def chunks_of_t(T: int, n: int, max_rows: int = 1 << 16) -> Iterator[torch.Tenso
         yield torch.arange(start, min(start + chunk, T + 1))
 
 
+def forward_in_batches(net: nn.Module, x: torch.Tensor, t: torch.Tensor, rows: int = 1 << 13) -> torch.Tensor:
+    """net(x, t), on the CPU ``rows`` rows at a time: the same outputs, from batches whose activations stay in the
+    cache (the default MLP ran batches of 6·10^4 rows 2.2× slower than batches of 8192). Other devices take the
+    whole batch at once."""
+    if x.device.type != "cpu" or len(x) <= rows:
+        return net(x, t)
+    return torch.cat([net(x_part, t_part) for x_part, t_part in zip(x.split(rows), t.split(rows))])
+
+
 def strata_edges(T: int, K: int) -> torch.Tensor:
     """0 = e_0 < e_1 < … < e_K = T: stratum k holds t = e_{k−1} + 1 .. e_k. The strata widen geometrically
     (e_k ≈ T^{k/K}): one step each where t is small, where the terms are large and change fast (t = 1 is the decoder
@@ -107,7 +116,7 @@ class DiffusionProcess(nn.Module):
                 low, size = edges[ks - 1].to(x0.device), sizes[ks - 1].to(x0.device)
                 t = (low[:, None] + 1 + (u * size[:, None]).long()).flatten()
             x_t = self.q_sample(x0_rep, t, generator=generator)
-            terms = self.term(net(x_t, t), x0_rep, x_t, t).view(len(ks), n).double().cpu()
+            terms = self.term(forward_in_batches(net, x_t, t), x0_rep, x_t, t).view(len(ks), n).double().cpu()
             total += (terms * sizes[ks - 1, None]).sum(0)
             per_stratum[ks - 1] = terms.mean(1)
         per_t = torch.cat([prior.mean().view(1), per_stratum.repeat_interleave(edges.diff())])

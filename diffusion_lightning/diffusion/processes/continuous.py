@@ -24,7 +24,7 @@ from ..learned_schedule import log_snr
 from ..losses import LOG2, normal_kl, normal_nll
 from ..objectives import KL, Objective
 from ..schedules import check_betas
-from .base import DiffusionProcess
+from .base import DiffusionProcess, forward_in_batches
 
 
 def _col(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -135,7 +135,7 @@ class ContinuousGaussianDiffusion(DiffusionProcess):
 
     def predict_eps(self, net: nn.Module, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """ε̂(z_t, t); the network is told the time t·T on its axis of steps."""
-        return net(z, t * self.T).view_as(z)
+        return forward_in_batches(net, z, t * self.T).view_as(z)
 
     def prior_term(self, x0: torch.Tensor) -> torch.Tensor:
         """KL(q(z_1|x) ‖ N(0, I)) in nats per point."""
