@@ -11,9 +11,10 @@ def main(cfg: DictConfig) -> float | None:
     from diffusion_lightning.training import environment
 
     environment.configure()  # before torch loads: OpenMP reads its wait policy then
+    from diffusion_lightning.sweeps.resume import resumable
     from diffusion_lightning.training.run import task
 
-    return task(cfg)
+    return resumable(task)(cfg)
 
 
 if __name__ == "__main__":

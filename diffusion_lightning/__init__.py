@@ -1,7 +1,7 @@
 """Diffusion probabilistic models (Sohl-Dickstein et al. 2015) with PyTorch Lightning and Hydra.
 
-The package in layers, each importing only those before it (one exception: a job of ``resume_sweep=true`` is
-resumed by ``sweeps.resume.resume_job``, which ``training.run.task`` calls):
+The package in layers, each importing only those before it (``tests/test_layers.py`` checks it); ``train.py``
+joins the top two, running ``training.run.task`` as a job that ``sweeps.resume.resumable`` can keep or resume:
 
 - ``diffusion``: the math (schedules, processes, losses, objectives, t samplers), pure torch;
 - ``data``, ``networks``: LightningDataModules with their sample metrics, and the reverse networks;

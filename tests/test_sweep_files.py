@@ -19,6 +19,7 @@ from diffusion_lightning.sweeps.jobs import read_job, read_jobs
 from diffusion_lightning.sweeps.resume import KEY, ResumeSweep, checkpoint_step
 from diffusion_lightning.sweeps.status import FailedJobs
 from diffusion_lightning.training.checkpointing import AtomicCheckpointIO
+from diffusion_lightning.sweeps.resume import resumable
 from diffusion_lightning.training.run import task
 
 from .conftest import ROOT
@@ -131,7 +132,7 @@ def test_resume_sweep_names_each_damaged_file_and_leaves_an_unreadable_summary_a
             ) in [r.getMessage() for r in caplog.records]
     handler = signal.getsignal(signal.SIGTERM)
     try:  # inside job 1: not run (it would write its summary), nothing cleared
-        assert task(make_cfg("debug=fast", "logger=none", "resume_sweep=true",
+        assert resumable(task)(make_cfg("debug=fast", "logger=none", "resume_sweep=true",
                              f"paths.output_dir='{damaged[1].parent}'")) is None
     finally:
         signal.signal(signal.SIGTERM, handler)

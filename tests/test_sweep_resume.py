@@ -16,6 +16,7 @@ from hydra.types import RunMode
 
 from diffusion_lightning.sweeps.jobs import read_jobs
 from diffusion_lightning.sweeps.resume import ResumeSweep
+from diffusion_lightning.sweeps.resume import resumable
 from diffusion_lightning.training.run import task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ def test_a_kept_job_returns_its_recorded_result_to_the_sweeper(cut_short, make_c
     written = {p: p.stat().st_mtime_ns for p in job.path.rglob("*") if p.is_file()}
     handler = signal.getsignal(signal.SIGTERM)
     try:
-        value = task(make_cfg(*RUN, "data.noise=0.5", "resume_sweep=true", f"paths.output_dir='{job.path}'"))
+        value = resumable(task)(make_cfg(*RUN, "data.noise=0.5", "resume_sweep=true", f"paths.output_dir='{job.path}'"))
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert value == job.summary["val/nll_bound_bits"]

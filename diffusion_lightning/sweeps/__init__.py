@@ -1,4 +1,5 @@
 """Sweep tooling, reading what a sweep's jobs left: ``grid`` (a grid sweep's jobs, as Hydra launches them), ``jobs``
 (the one reader of a sweep's jobs), ``report`` (the comparison report), ``resume`` (``resume_sweep=true``),
 ``status`` (the end-of-sweep check of failed jobs) and ``progress`` (a line per finished job). None imports torch or
-Lightning, except the part of ``resume`` that runs inside a job (``resume_job``, called by ``training.run.task``)."""
+Lightning, except the part of ``resume`` that runs inside a job (``resumable``, which ``train.py`` wraps around
+``training.run.task``)."""

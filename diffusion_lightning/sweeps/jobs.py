@@ -16,10 +16,12 @@ from pathlib import Path
 import yaml
 from hydra.errors import HydraException
 
+from ..training.files import BOUND_PER_T, CURVES, LAST_CHECKPOINT, RUN_INFO, SUMMARY, sidecar
 from .grid import grid_jobs
 
 SEED = "seed"
-OVERRIDES, SUMMARY, SIDECAR = ".hydra/overrides.yaml", "summary.json", "checkpoints/last.json"
+OVERRIDES = ".hydra/overrides.yaml"
+SIDECAR = str(sidecar(Path(LAST_CHECKPOINT)))
 HYDRA = ".hydra/hydra.yaml"  # written just before overrides.yaml, with the same overrides (hydra.overrides.task)
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, where PyYAML has it: ten times faster
 
@@ -56,7 +58,7 @@ class Job:
             return "unreadable"
         if self.summary:
             return self.summary.get("status", "missing")
-        if self.path and ((self.path / "run_info.json").is_file() or self.last_checkpoint.is_file()):
+        if self.path and ((self.path / RUN_INFO).is_file() or self.last_checkpoint.is_file()):
             return "interrupted"
         return "missing"
 
@@ -110,12 +112,12 @@ class Job:
     @cached_property
     def curves(self) -> dict:
         """``{"train": [...], "val": [...]}`` rows of the training and validation curves (empty where none)."""
-        return self.read("curves.json", json_object) or {}
+        return self.read(CURVES, json_object) or {}
 
     @cached_property
     def bound_per_t(self) -> dict:
         """``{"t": [0..T], "bits": [...]}`` (t = 0 is the prior term L_T) where the job wrote it, else empty."""
-        return self.read("bound_per_t.json", json_object) or {}
+        return self.read(BOUND_PER_T, json_object) or {}
 
     @cached_property
     def full_config(self) -> dict[str, object]:
@@ -124,7 +126,7 @@ class Job:
 
     @property
     def last_checkpoint(self) -> Path:
-        return self.path / "checkpoints" / "last.ckpt"
+        return self.path / LAST_CHECKPOINT
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, object]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
+from ..training.files import SUMMARY
 from .jobs import read_jobs
 
 
@@ -40,7 +41,7 @@ def progress_line(sweep_dir: Path, job_dir: Path, now: float) -> str:
         return f"{line}; {len(ended)} ended"
     left = len(jobs) - len(ended)
     start = (sweep_dir / "multirun.yaml").stat().st_mtime
-    this_launch = sum((j.path / "summary.json").stat().st_mtime >= start for j in ended)
+    this_launch = sum((j.path / SUMMARY).stat().st_mtime >= start for j in ended)
     line = f"{line}; {len(ended)} of {len(jobs)} done, {left} left"
     if left and this_launch:
         line += f", about {duration(math.ceil((now - start) / this_launch * left))} more"

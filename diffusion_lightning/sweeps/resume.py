@@ -14,13 +14,14 @@ import pickle
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
-from hydra.types import RunMode
 from omegaconf import DictConfig, read_write
 
+from ..training.environment import in_multirun
 from .grid import grid_jobs
 from .jobs import OVERRIDES, SUMMARY, Job, read_job, read_jobs
 
@@ -43,6 +44,20 @@ def plan(job: Job | None) -> str:
     if job.status == "interrupted" and job.last_checkpoint.is_file():
         return RESUME
     return RERUN
+
+
+def resumable(task: Callable[[DictConfig], float | None]) -> Callable[[DictConfig], float | None]:
+    """``task`` as a job of a sweep that can be resumed: with ``resume_sweep=true`` a finished job is kept (its
+    optimized metric returned to the sweeper, not run again) and an interrupted one resumes (``resume_job``)."""
+
+    def job(cfg: DictConfig) -> float | None:
+        if cfg.get(KEY):
+            kept = resume_job(cfg)
+            if kept is not None:
+                return kept.get(cfg.get("optimized_metric"))
+        return task(cfg)
+
+    return job
 
 
 def resume_job(cfg: DictConfig) -> dict | None:
@@ -87,7 +102,7 @@ def checkpoint_step(job: Job) -> str:
 
 def inside_sweep(job_dir: Path) -> bool:
     """Whether ``job_dir`` is a job directory of this multirun's sweep directory (only those are cleared)."""
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+    if not in_multirun():
         return False
     return job_dir.resolve().parent == Path(HydraConfig.get().sweep.dir).resolve()
 

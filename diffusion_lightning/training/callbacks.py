@@ -5,13 +5,12 @@ from pathlib import Path
 import lightning as L
 import matplotlib.pyplot as plt
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 
 from ..errors import ConfigError
 from . import plotting
+from .environment import in_multirun
 
 
 def draw_samples(pl_module, shape: tuple[int, ...], seed: int, record: tuple[int, ...] = ()):
@@ -42,8 +41,7 @@ class SampleMetrics(L.Callback):
     def samples_per_validation(self) -> int:
         if self.val_samples is not None:
             return self.val_samples
-        in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-        return 0 if in_sweep else self.n_samples
+        return 0 if in_multirun() else self.n_samples
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         n = self.samples_per_validation()

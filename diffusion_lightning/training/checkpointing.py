@@ -11,33 +11,30 @@ import lightning as L
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from .files import LAST_CHECKPOINT, sidecar
+
 INTERRUPTIONS = (KeyboardInterrupt, SIGTERMException)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Save to a temporary file, then rename: a job killed mid-write keeps its previous checkpoint intact. Beside
-    each checkpoint, its ``sidecar`` holds its ``global_step`` and ``epoch``, also written whole or not at all; the
+    each checkpoint, its sidecar (``files.sidecar``) holds its ``global_step`` and ``epoch``, also written whole or not at all; the
     old one is removed before the checkpoint is replaced, so a sidecar never describes another checkpoint (one killed
     in between has none, and its step reads as unknown)."""
-
-    @staticmethod
-    def sidecar(path: Path) -> Path:
-        """The JSON beside a checkpoint (``last.ckpt`` → ``last.json``) that the sweep tools read instead of it."""
-        return path.with_suffix(".json")
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         super().save_checkpoint(checkpoint, tmp, storage_options)
-        self.sidecar(path).unlink(missing_ok=True)
+        sidecar(path).unlink(missing_ok=True)
         os.replace(tmp, path)
         tmp = path.with_name(path.name + ".json.tmp")
         tmp.write_text(json.dumps({"global_step": checkpoint["global_step"], "epoch": checkpoint["epoch"]}))
-        os.replace(tmp, self.sidecar(path))
+        os.replace(tmp, sidecar(path))
 
     def remove_checkpoint(self, path) -> None:
         super().remove_checkpoint(path)
-        self.sidecar(Path(path)).unlink(missing_ok=True)
+        sidecar(Path(path)).unlink(missing_ok=True)
 
 
 class InterruptCheckpoint(L.Callback):
@@ -57,7 +54,7 @@ class InterruptCheckpoint(L.Callback):
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, dirpath: str):
-        self.path = Path(dirpath) / "last.ckpt"
+        self.path = Path(dirpath) / Path(LAST_CHECKPOINT).name
         self.requested: int | None = None
         self.saved = False  # at the end of the running call, after a stop was requested
         self.previous: dict[int, object] = {}

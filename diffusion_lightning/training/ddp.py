@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, read_write
 
 from ..errors import ConfigError
+from .environment import in_multirun
 
 LAUNCH_VARS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
@@ -20,7 +20,7 @@ def relaunch_ranks_into_this_job(cfg: DictConfig) -> None:
     ``-m`` sweep that would re-run the whole sweep elsewhere: make it re-run just this job, in this job's directory.
     That needs the job to run in the script's own process, as under ``hydra/launcher=basic``; the others run jobs in
     processes of their own (joblib's workers, submitit's, Ray's), which cannot re-run the script."""
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+    if not in_multirun():
         return
     hydra_cfg = HydraConfig.get()
     launcher = hydra_cfg.runtime.choices.get("hydra/launcher")

@@ -24,6 +24,14 @@ import sys
 import time
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+
+
+def in_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (``-m``), under whichever launcher."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
 
 def busy_cores(interval: float = 0.2) -> float | None:
     """How many of this process's cores (its CPU affinity) the machine keeps busy over ``interval`` seconds, from

@@ -7,12 +7,12 @@ import netrc
 import os
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import ConfigError
+from .environment import in_multirun
 
 JOB_TYPE_LENGTH = 64  # W&B refuses a longer job_type
 
@@ -35,11 +35,9 @@ def sweep_run_names(logger_cfg: DictConfig) -> dict[str, str]:
     """In a Hydra multirun, a W&B run with no group, name or job_type of its own is grouped by its sweep directory,
     named by its job directory (``<num>_<overrides>``) and typed by its configuration (the overrides without the
     seed), so that a sweep is one group on the dashboard and its seeds group into mean ± std bands."""
-    if not is_wandb(logger_cfg) or not HydraConfig.initialized():
+    if not is_wandb(logger_cfg) or not in_multirun():
         return {}
     hydra_cfg = HydraConfig.get()
-    if hydra_cfg.mode != RunMode.MULTIRUN:
-        return {}
     job_dir = os.path.normpath(hydra_cfg.runtime.output_dir)
     exclude = set(hydra_cfg.job.config.override_dirname.exclude_keys)
     overrides = [o for o in hydra_cfg.overrides.task if o.split("=", 1)[0].lstrip("+~") not in exclude]

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from .files import BOUND_PER_POINT, BOUND_PER_T, CURVES, SUMMARY
 
 
 def write_json(path: Path, obj) -> None:
@@ -46,15 +47,15 @@ def write_results(out: Path, summary: dict, module) -> None:
     """``summary.json``, and, when the module was built, its curves, the bound per t of its last evaluation
     (index 0 is the prior term L_T, index t the term of step t, in bits) and each test point's bound (bits) with
     the fingerprint of the test split."""
-    write_json(out / "summary.json", summary)
+    write_json(out / SUMMARY, summary)
     if module is None:
         return
-    write_json(out / "curves.json", {"train": module.history, "val": module.val_history})
+    write_json(out / CURVES, {"train": module.history, "val": module.val_history})
     if module.per_t_bits is not None:
         bits = module.per_t_bits.tolist()
-        write_json(out / "bound_per_t.json", {"t": list(range(len(bits))), "bits": bits})
+        write_json(out / BOUND_PER_T, {"t": list(range(len(bits))), "bits": bits})
     if module.test_bits is not None:
         bits, digest = module.test_bits
         tmp = out / "bound_per_point.tmp.npz"
         np.savez(tmp, bits=bits.double().cpu().numpy(), test_points=np.array(digest))
-        os.replace(tmp, out / "bound_per_point.npz")
+        os.replace(tmp, out / BOUND_PER_POINT)

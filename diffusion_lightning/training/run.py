@@ -11,8 +11,6 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -23,6 +21,7 @@ from ..errors import ConfigError, known_failure
 from .loggers import build_loggers, finish_loggers, start_loggers
 from ..diffusion.losses import LOG2
 from .module import DiffusionModule
+from .files import RUN_INFO
 from .outputs import run_info, write_json, write_results
 from ..diffusion.processes.base import DiffusionProcess
 from .stepping import StepsPerCall, steps_per_call
@@ -84,7 +83,7 @@ def run(cfg: DictConfig) -> float | None:
     first_rank = rank_zero_only.rank == 0
     if first_rank:
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "run_info.json", run_info())
+        write_json(out / RUN_INFO, run_info())
         environment.report_passive_threads()
     launch_state = ddp.launch_state()
     start = time.time()
@@ -122,18 +121,12 @@ def task(cfg: DictConfig) -> float | None:
     if threading.current_thread() is threading.main_thread():
         sigterm_as_interrupt()
     try:
-        if cfg.get("resume_sweep"):  # a finished job is kept, an interrupted one resumes: see sweeps/resume.py
-            from ..sweeps.resume import resume_job
-
-            kept = resume_job(cfg)
-            if kept is not None:
-                return kept.get(cfg.get("optimized_metric"))
         return run(cfg)
     except Exception as error:
         known = known_failure(error)
         if known is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         print(f"error: {known}", file=sys.stderr)
-        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        if environment.in_multirun():
             return None
         sys.exit(1)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ...training.files import BOUND_PER_POINT
 from .stats import Estimate
 
-FILE = "bound_per_point.npz"
+FILE = BOUND_PER_POINT
 
 
 class PairingError(ValueError):

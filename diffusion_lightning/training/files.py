@@ -1,0 +1,17 @@
+"""The names of the files a run leaves in its directory: written by this layer (``outputs``, ``run``,
+``checkpointing``), read by the sweep tools. Plain names, so that their readers load neither torch nor Lightning."""
+
+from pathlib import Path
+
+RUN_INFO = "run_info.json"  # how to rerun it, written first
+SUMMARY = "summary.json"  # its status and final metrics, written last
+CURVES = "curves.json"  # training and validation curves
+BOUND_PER_T = "bound_per_t.json"  # where the bound is paid
+BOUND_PER_POINT = "bound_per_point.npz"  # each test point's bound, for paired comparisons
+LAST_CHECKPOINT = "checkpoints/last.ckpt"  # under the run directory, as conf/callbacks/default.yaml puts it
+
+
+def sidecar(checkpoint: Path) -> Path:
+    """The JSON beside a checkpoint (``last.ckpt`` → ``last.json``) with its ``global_step`` and ``epoch``, which the
+    sweep tools read instead of the checkpoint."""
+    return checkpoint.with_suffix(".json")
