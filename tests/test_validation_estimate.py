@@ -93,6 +93,23 @@ def test_validation_estimates_and_the_test_stays_exact(make_cfg, tmp_path):
     assert estimate["val/nll_bound_bits"] != exact["val/nll_bound_bits"]
 
 
+OVERFIT = ["T=1000", "data.n_train=64", "lr_scheduler=none", "optimizer.lr=5e-3", "trainer.max_steps=4000",
+           "trainer.val_check_interval=250", "logger=none", "callbacks.sample_metrics.val_samples=0"]
+
+
+@pytest.mark.slow
+def test_the_estimate_picks_the_checkpoint_that_the_exact_bound_picks(make_cfg, tmp_path):
+    """A run where it matters (docs/outputs.md): 64 training points overfit after about step 2000, so best.ckpt is
+    not the last; validated by the estimate or exactly, best.ckpt is the same step and the test bound the same."""
+    best, test = {}, {}
+    for strata in ("32", "null"):
+        out = tmp_path / strata
+        run(make_cfg(*OVERFIT, f"paths.output_dir={out}", f"val_strata={strata}", "callbacks.figures=null"))
+        best[strata] = json.loads((out / "checkpoints" / "best.json").read_text())["global_step"]
+        test[strata] = json.loads((out / "summary.json").read_text())["test/nll_bound_bits"]
+    assert best["32"] == best["null"] < 4000 and test["32"] == test["null"]
+
+
 @pytest.mark.parametrize("value", ["1", "-3", "2.5"])
 def test_a_bad_val_strata_is_refused_in_one_line(make_cfg, value):
     with pytest.raises(ConfigError, match="val_strata"):

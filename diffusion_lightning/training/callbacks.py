@@ -1,5 +1,6 @@
 """Callbacks that draw samples and figures and hand them to whatever loggers are configured."""
 
+import hashlib
 from pathlib import Path
 
 import lightning as L
@@ -13,10 +14,33 @@ from . import plotting
 from .environment import in_multirun
 
 
+def frame_steps(T: int, n_frames: int = 10) -> tuple[int, ...]:
+    """The steps the figures show: ``n_frames`` evenly spaced t, and T."""
+    return tuple(sorted({round(i * T / n_frames) for i in range(n_frames)} | {T}))
+
+
+def fingerprint(*modules: torch.nn.Module) -> str:
+    """A digest of the modules' weights and buffers: samples are a function of these, the seed and the shape."""
+    digest = hashlib.sha1()
+    for module in modules:
+        for value in module.state_dict().values():
+            digest.update(value.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def draw_samples(pl_module, shape: tuple[int, ...], seed: int, record: tuple[int, ...] = ()):
-    """Samples from the evaluated (EMA) reverse process, reproducible from ``seed``."""
+    """Samples from the evaluated (EMA) reverse process, reproducible from ``seed``, with x_t at the steps in
+    ``record``. The last draw is kept (``pl_module.last_draw``) with what it is a function of, so that the test's
+    sample metrics and the figures share one draw (same weights, seed and number, and the figures' frames, which the
+    test's draw records), instead of sampling all T steps twice."""
+    key = (fingerprint(pl_module.eval_net, pl_module.process), tuple(shape), seed)
+    last = getattr(pl_module, "last_draw", None)
+    if last is not None and last[0] == key and set(record) <= last[2].keys():
+        return last[1], last[2]
     generator = torch.Generator(device=pl_module.device).manual_seed(seed)
-    return pl_module.process.sample(pl_module.eval_net, shape, record=record, generator=generator)
+    samples, frames = pl_module.process.sample(pl_module.eval_net, shape, record=record, generator=generator)
+    pl_module.last_draw = (key, samples, frames)
+    return samples, frames
 
 
 class SampleMetrics(L.Callback):
@@ -35,7 +59,8 @@ class SampleMetrics(L.Callback):
 
     def _score(self, trainer: L.Trainer, pl_module: L.LightningModule, split: str, n: int) -> None:
         dm = trainer.datamodule
-        samples, _ = draw_samples(pl_module, (n, *dm.shape), self.seed)
+        record = frame_steps(pl_module.process.T) if split == "test" else ()  # the default figures' frames
+        samples, _ = draw_samples(pl_module, (n, *dm.shape), self.seed, record)
         pl_module.log_dict({f"samples/{k}": v for k, v in dm.sample_metrics(samples.cpu(), split).items()})
 
     def samples_per_validation(self) -> int:
@@ -63,12 +88,12 @@ class Figures(L.Callback):
     def figures(self, trainer: L.Trainer, pl_module) -> dict[str, plt.Figure]:
         dm, process = trainer.datamodule, pl_module.process
         T = process.T
-        steps = sorted({round(i * T / self.n_frames) for i in range(self.n_frames)} | {T})
+        steps = frame_steps(T, self.n_frames)
         data = dm.splits["val"][: self.n_samples].to(pl_module.device)
         generator = torch.Generator(device=pl_module.device).manual_seed(self.seed)
         forward = {t: data if t == 0 else process.q_sample(data, torch.full((len(data),), t, device=data.device),
                                                             generator=generator) for t in steps}
-        samples, reverse = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed, record=tuple(steps))
+        samples, reverse = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed, record=steps)
         figures = {
             "forward_process": plotting.frames_figure(forward, dm.kind, "q"),
             "reverse_process": plotting.frames_figure(reverse, dm.kind, "p"),
