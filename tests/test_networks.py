@@ -31,3 +31,28 @@ def test_no_octaves_is_x_alone_and_checkpoints_keep_their_keys():
 def test_a_bad_number_of_octaves_is_refused_in_one_line(octaves):
     with pytest.raises(ConfigError, match="model.fourier_octaves"):
         FourierFeatures(octaves)
+
+
+def test_fourier_gates_scale_each_octave_by_a_gate_learned_from_t():
+    torch.manual_seed(0)
+    plain = TimeMLP(2, 4, T=10, hidden=16, fourier_octaves=3)
+    torch.manual_seed(0)
+    gated = TimeMLP(2, 4, T=10, hidden=16, fourier_octaves=3, fourier_gates=True)
+    assert all(torch.equal(a, b) for a, b in zip(plain.body.parameters(), gated.body.parameters()))  # same start
+    x, t = torch.randn(5, 2), torch.tensor([1, 2, 3, 9, 10])
+    gates = torch.sigmoid(gated.gates(gated.embed(t)))
+    assert gates.shape == (5, 3) and torch.allclose(gates, torch.full_like(gates, torch.sigmoid(torch.tensor(4.0))))
+    with torch.no_grad():
+        gated.gates.bias.copy_(torch.tensor([30.0, -30.0, 30.0]))  # octave 1 shut, the others open
+    features = gated.features(x, torch.sigmoid(gated.gates(gated.embed(t))))
+    expected = plain.features(x)
+    shut = [2 + 1, 2 + 3 + 1, 8 + 1, 8 + 3 + 1]  # sin and cos of octave 1, for each coordinate
+    kept = [i for i in range(expected.shape[1]) if i not in shut]
+    assert torch.allclose(features[:, kept], expected[:, kept]) and features[:, shut].abs().max() < 1e-12
+    gated(x, t).sum().backward()
+    assert gated.gates.weight.grad is not None
+
+
+def test_gates_without_octaves_are_refused_in_one_line():
+    with pytest.raises(ConfigError, match="model.fourier_octaves"):
+        TimeMLP(2, 4, T=10, fourier_gates=True)

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..errors import ConfigError
 
+GATE_OPEN = 4.0  # a Fourier gate's initial logit: sigmoid(4) = 0.98
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "softplus": nn.Softplus, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
@@ -51,17 +52,23 @@ class FourierFeatures(nn.Module):
     def out_dim(self, in_dim: int) -> int:
         return in_dim * (1 + 2 * len(self.freqs))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        arg = (x[..., None] * self.freqs).flatten(1)
-        return torch.cat([x, torch.sin(arg), torch.cos(arg)], dim=-1)
+    def forward(self, x: torch.Tensor, gates: torch.Tensor | None = None) -> torch.Tensor:
+        """``gates`` (N, octaves), if given, scale each octave's sin and cos."""
+        arg = x[..., None] * self.freqs
+        waves = torch.stack([torch.sin(arg), torch.cos(arg)])
+        if gates is not None:
+            waves = waves * gates[:, None, :]
+        return torch.cat([x, waves[0].flatten(1), waves[1].flatten(1)], dim=-1)
 
 
 class TimeMLP(nn.Module):
     """[features(x_t), emb(t)] → ``layers`` hidden layers of ``hidden`` units → out_dim. The readout starts at zero.
-    The features are x_t itself, with ``fourier_octaves`` > 0 also its Fourier features."""
+    The features are x_t itself, with ``fourier_octaves`` > 0 also its Fourier features; with ``fourier_gates``
+    each octave is scaled by a gate in (0, 1) learned from t (starting open), so that an octave finer than the noise
+    at t, which carries only noise there, can be shut where it is."""
 
     def __init__(self, in_dim: int, out_dim: int, T: int, hidden: int = 256, layers: int = 3, emb_dim: int = 64,
-                 activation: str = "silu", fourier_octaves: int = 0):
+                 activation: str = "silu", fourier_octaves: int = 0, fourier_gates: bool = False):
         super().__init__()
         self.embed = SinusoidalEmbedding(emb_dim, T)
         self.features = FourierFeatures(fourier_octaves)
@@ -69,7 +76,16 @@ class TimeMLP(nn.Module):
         self.readout = nn.Linear(hidden, out_dim)
         nn.init.zeros_(self.readout.weight)
         nn.init.zeros_(self.readout.bias)
+        self.gates = None
+        if fourier_gates:
+            if not fourier_octaves:
+                raise ConfigError("model.fourier_gates=true gates the Fourier features: set model.fourier_octaves > 0")
+            self.gates = nn.Linear(emb_dim, fourier_octaves)  # made last: the other layers start as without it
+            nn.init.zeros_(self.gates.weight)
+            nn.init.constant_(self.gates.bias, GATE_OPEN)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([self.features(x.flatten(1)), self.embed(t)], dim=-1)
+        emb = self.embed(t)
+        gates = torch.sigmoid(self.gates(emb)) if self.gates is not None else None
+        h = torch.cat([self.features(x.flatten(1), gates), emb], dim=-1)
         return self.readout(self.body(h)).view(len(x), -1)
