@@ -7,7 +7,7 @@ import torch
 from diffusion_lightning.diffusion import schedules
 from diffusion_lightning.diffusion.processes import GaussianDiffusion
 from diffusion_lightning.networks import TimeMLP
-from diffusion_lightning.training.callbacks import draw_samples, frame_steps
+from diffusion_lightning.training.callbacks import SampleMetrics, draw_samples, frame_steps
 
 
 def test_the_figures_share_the_test_draw_of_samples_and_new_weights_draw_anew():
@@ -27,3 +27,9 @@ def test_the_figures_share_the_test_draw_of_samples_and_new_weights_draw_anew():
         module.eval_net.readout.bias.add_(1.0)
     moved, _ = draw_samples(module, (50, 2), 7, record=(8,))
     assert len(calls) == 3 and not torch.equal(moved, first)
+
+
+def test_validation_samples_in_a_single_run_cost_what_they_cost_at_T_100():
+    metrics = SampleMetrics(n_samples=2000)
+    assert [metrics.samples_per_validation(T) for T in (40, 100, 500, 1000, 2000)] == [2000, 2000, 400, 200, 200]
+    assert SampleMetrics(n_samples=2000, val_samples=50).samples_per_validation(1000) == 50

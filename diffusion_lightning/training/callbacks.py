@@ -45,9 +45,12 @@ def draw_samples(pl_module, shape: tuple[int, ...], seed: int, record: tuple[int
 
 class SampleMetrics(L.Callback):
     """Samples scored by the datamodule (``samples/*``): ``n_samples`` at test, ``val_samples`` at every validation
-    (None: as many in a single run, none in a sweep's jobs, whose samples are looked at once, at the end; fewer
-    where sampling is costly, e.g. T = 2000, since a fraction's standard error over n samples is at most 0.5/√n;
-    0: none, the test's samples alone)."""
+    (0: none, the test's samples alone; None: none in a sweep's jobs, whose samples are looked at once, at the end,
+    and in a single run as many as cost what ``n_samples`` cost at T = 100, ``n_samples``·100/T, at least
+    ``MIN_VAL_SAMPLES``: a validation's cost does not grow with T, and a fraction's standard error over n samples
+    is at most 0.5/√n)."""
+
+    MIN_VAL_SAMPLES = 200
 
     def __init__(self, n_samples: int = 2000, seed: int = 4321, val_samples: int | None = None):
         self.n_samples, self.seed, self.val_samples = n_samples, seed, val_samples
@@ -63,13 +66,15 @@ class SampleMetrics(L.Callback):
         samples, _ = draw_samples(pl_module, (n, *dm.shape), self.seed, record)
         pl_module.log_dict({f"samples/{k}": v for k, v in dm.sample_metrics(samples.cpu(), split).items()})
 
-    def samples_per_validation(self) -> int:
+    def samples_per_validation(self, T: int) -> int:
         if self.val_samples is not None:
             return self.val_samples
-        return 0 if in_multirun() else self.n_samples
+        if in_multirun():
+            return 0
+        return min(self.n_samples, max(self.MIN_VAL_SAMPLES, self.n_samples * 100 // T))
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        n = self.samples_per_validation()
+        n = self.samples_per_validation(pl_module.process.T)
         if not trainer.sanity_checking and n > 0:
             self._score(trainer, pl_module, "val", n)
 
