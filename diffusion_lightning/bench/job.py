@@ -1,6 +1,6 @@
 """8. Where a sweep job's wall time goes: one preset-like job (``python train.py trainer.max_steps=5000
-trainer.val_check_interval=1000``, W&B offline as by default) for T = 100 and T = 1000, each a fresh
-``python train.py`` process timed from launch to exit.
+trainer.val_check_interval=1000``, without validation samples as in a sweep, W&B offline as by default) for T = 100
+and T = 1000, each a fresh ``python train.py`` process timed from launch to exit.
 
 Phases, from Lightning's public hooks (``PhaseClock``) and, for the time inside each callback, Lightning's
 ``SimpleProfiler``: ``startup_s`` from launch to the job's first file (``run_info.json``: interpreter, imports,
