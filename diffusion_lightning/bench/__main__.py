@@ -45,7 +45,8 @@ BENCHMARKS = {
         "final bound, validated every 1000 steps; `fit_wall_s` includes those validations.")),
     "job": (job.run, (
         "Where a sweep-preset job's wall time goes (`python train.py T=… trainer.max_steps=5000 "
-        "trainer.val_check_interval=1000 callbacks.sample_metrics.val_samples=0`, as a sweep runs its jobs; W&B offline, one fresh process each, from launch to exit): start-up "
+        "trainer.val_check_interval=1000 callbacks.sample_metrics.val_samples=0`, as a sweep runs its jobs; W&B "
+        "offline, one fresh process each, from launch to exit): start-up "
         "(imports, timed apart), building, the logger's start, the training steps alone, the rest of the fit loop, "
         "each validation's bound and samples, the test's bound and samples, figures, checkpoints (within the "
         "loop and validations), writing the results, the loggers' finish and exit; `whole_over_train` = wall / "

@@ -18,9 +18,9 @@ INTERRUPTIONS = (KeyboardInterrupt, SIGTERMException)
 
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Save to a temporary file, then rename: a job killed mid-write keeps its previous checkpoint intact. Beside
-    each checkpoint, its sidecar (``files.sidecar``) holds its ``global_step`` and ``epoch``, also written whole or not at all; the
-    old one is removed before the checkpoint is replaced, so a sidecar never describes another checkpoint (one killed
-    in between has none, and its step reads as unknown)."""
+    each checkpoint, its sidecar (``files.sidecar``) holds its ``global_step`` and ``epoch``, also written whole or
+    not at all; the old one is removed before the checkpoint is replaced, so a sidecar never describes another
+    checkpoint (one killed in between has none, and its step reads as unknown)."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
         path = Path(path)
