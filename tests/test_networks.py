@@ -53,6 +53,8 @@ def test_fourier_gates_scale_each_octave_by_a_gate_learned_from_t():
     assert gated.gates.weight.grad is not None
 
 
-def test_gates_without_octaves_are_refused_in_one_line():
+def test_gates_without_octaves_or_not_true_or_false_are_refused_in_one_line():
     with pytest.raises(ConfigError, match="model.fourier_octaves"):
         TimeMLP(2, 4, T=10, fourier_gates=True)
+    with pytest.raises(ConfigError, match="model.fourier_gates='yes' must be true or false"):
+        TimeMLP(2, 4, T=10, fourier_octaves=3, fourier_gates="yes")

@@ -7,7 +7,6 @@ from ..errors import ConfigError
 from .batches import TensorBatches, TrainingBatches
 
 
-
 def split_sizes(n_train: int, n_val: int, n_test: int) -> dict[str, int]:
     """The sizes of generated splits, each at least 2 (a standard error and an energy distance need two points)."""
     sizes = {"train": n_train, "val": n_val, "test": n_test}
@@ -15,6 +14,7 @@ def split_sizes(n_train: int, n_val: int, n_test: int) -> dict[str, int]:
         if n < 2:
             raise ConfigError(f"data.n_{split}={n} must be ≥ 2")
     return sizes
+
 
 class InMemoryDataModule(L.LightningDataModule):
     """Subclasses fill ``self.splits`` ("train", "val", "test") in ``make_splits`` and say what a point is:

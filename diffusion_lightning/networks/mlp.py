@@ -77,6 +77,8 @@ class TimeMLP(nn.Module):
         nn.init.zeros_(self.readout.weight)
         nn.init.zeros_(self.readout.bias)
         self.gates = None
+        if not isinstance(fourier_gates, bool):
+            raise ConfigError(f"model.fourier_gates={fourier_gates!r} must be true or false")
         if fourier_gates:
             if not fourier_octaves:
                 raise ConfigError("model.fourier_gates=true gates the Fourier features: set model.fourier_octaves > 0")

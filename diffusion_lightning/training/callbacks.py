@@ -14,7 +14,10 @@ from . import plotting
 from .environment import in_multirun
 
 
-def frame_steps(T: int, n_frames: int = 10) -> tuple[int, ...]:
+N_FRAMES = 10  # frames of the forward and reverse processes in the figures, by default
+
+
+def frame_steps(T: int, n_frames: int = N_FRAMES) -> tuple[int, ...]:
     """The steps the figures show: ``n_frames`` evenly spaced t, and T."""
     return tuple(sorted({round(i * T / n_frames) for i in range(n_frames)} | {T}))
 
@@ -87,7 +90,7 @@ class Figures(L.Callback):
     reverse trajectory at ``n_frames`` evenly spaced t, samples against held-out data, training curves and the bound
     per t; PNGs in ``dirpath``, and to the loggers."""
 
-    def __init__(self, dirpath: str, n_frames: int = 10, n_samples: int = 2000, seed: int = 4321):
+    def __init__(self, dirpath: str, n_frames: int = N_FRAMES, n_samples: int = 2000, seed: int = 4321):
         self.dirpath, self.n_frames, self.n_samples, self.seed = Path(dirpath), n_frames, n_samples, seed
 
     def figures(self, trainer: L.Trainer, pl_module) -> dict[str, plt.Figure]:

@@ -48,7 +48,8 @@ def samples_figure(samples: torch.Tensor, data: torch.Tensor, kind: str) -> plt.
 
 
 def curves_figure(train: list[dict[str, float]], val: list[dict[str, float]]) -> plt.Figure:
-    """Training loss and bound estimate (log scale where positive), and the validation bound (exact up to ``val_strata`` steps, else a stratified estimate)."""
+    """Training loss and bound estimate (log scale where positive), and the validation bound (exact up to
+    ``val_strata`` steps, else a stratified estimate)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     if train:
         steps = [r["step"] for r in train]

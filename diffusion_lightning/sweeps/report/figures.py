@@ -28,8 +28,9 @@ def smooth(y: np.ndarray, width: int) -> np.ndarray:
 
 
 def curves_figure(sweep: Sweep) -> Figure:
-    """Training bound (smoothed) and validation bound (exact up to ``val_strata`` steps, else a stratified estimate) against step, one colour per job in both panels,
-    the legend below them; the validation axis is logarithmic when every value is positive, to separate the best."""
+    """Training bound (smoothed) and validation bound (exact up to ``val_strata`` steps, else a stratified estimate)
+    against step, one colour per job in both panels, the legend below them; the validation axis is logarithmic when
+    every value is positive, to separate the best."""
     fig = Figure(figsize=(12, 4.5))
     train_ax, val_ax = fig.subplots(1, 2)
     with_curves = [job for job in sweep.jobs if job.curves.get("train") or job.curves.get("val")]
