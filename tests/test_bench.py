@@ -17,7 +17,7 @@ KEYS = {
     "scaling_T": {"T", "step_ms", "peak_rss_mb", "fit_peak_growth_mb", "step_vs_first", "memory_vs_first"},
     "scaling_data": {"n_train", "step_ms", "peak_rss_mb", "fit_peak_growth_mb", "step_vs_first", "memory_vs_first"},
     "heartbeat": {"T", "step_ms", "all_T_step_s", "speedup"},
-    "bound": {"data", "T", "points", "wall_s"},
+    "bound": {"data", "T", "points", "wall_s", "rows_per_s", "net_gflops", "matmul_gflops"},
     "sampling": {"T", "samples", "wall_s"},
     "quality": {"run", "final_bound_bits", "train_s_to_quality", "steps_to_quality"},
     "job": {"T", "wall_s", "startup_s", "build_s", "logger_start_s", "train_steps_s", "loop_s", "val_bound_s",
