@@ -93,3 +93,20 @@ def test_null_likelihood_is_the_papers():
     x = torch.zeros(1, 20)
     x[0, ::5] = 1
     assert process(prior=0.2).null_nll(x).item() / LOG2 == pytest.approx(14.439, abs=1e-3)
+
+
+@pytest.mark.parametrize("prediction", ["rate", "x0"])
+def test_a_saturated_logit_keeps_its_value_and_its_gradient(prediction):
+    """−log p(x_0 = 1|x_1) for the logit −40 is 40 nats, with gradient −1 on the logit: through logsigmoid, not through
+    log(sigmoid) clamped at 1e-12, which said 27.6 nats and no gradient."""
+    p = BinomialDiffusion(schedules.sohl_dickstein(8), prior=0.3, prediction=prediction)
+    x0, t = torch.ones(1, 1), torch.ones(1, dtype=torch.long)
+    out = torch.full((1, 1), -40.0, requires_grad=True)
+    term = p.term(out, x0, p.q_sample(x0, t), t)
+    term.sum().backward()
+    assert term.item() == pytest.approx(40.0, rel=1e-6) and out.grad.item() == pytest.approx(-1.0, rel=1e-6)
+    x_t = torch.ones(1, 1)
+    t = torch.full((1,), 5)
+    kl = p.term(out, torch.zeros(1, 1), x_t, t)
+    kl.sum().backward()
+    assert torch.isfinite(kl).all() and torch.isfinite(out.grad).all()

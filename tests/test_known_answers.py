@@ -161,17 +161,18 @@ def test_the_bound_of_one_point_under_its_posterior_is_the_prior_plus_the_decode
 
 
 def test_learned_range_interpolates_the_log_variance_between_its_ends():
-    """v = −1 gives the posterior variance β̃_t, v = +1 gives β_t, v = 0 their geometric mean (Nichol & Dhariwal, Eq. 15)."""
+    """v = −1 gives the posterior variance β̃_t, v = +1 gives β_t, v = 0 their geometric mean (Nichol & Dhariwal,
+    Eq. 15), at every t: at t = 1 the range runs from the clipped β̃_2 to β_1 itself (improved-diffusion's
+    min_log = the clipped log β̃_t, max_log = log β_t)."""
     p, x0 = gaussian("epsilon", "learned_range"), data()
-    for t in range(2, T + 1):
+    for t in range(1, T + 1):
         ts, x_t = draw(p, x0, t)
-        for v, expected in ((-1.0, C["post_var"][t].log()), (1.0, C["beta"][t].log()),
-                            (0.0, 0.5 * (C["post_var"][t] * C["beta"][t]).log()), (0.5, None)):
+        low, high = SMALL[t].log(), C["beta"][t].log()
+        assert (high - low).abs() > 0.1, t  # the ends differ at t = 1 too, so v must matter there
+        for v, expected in ((-1.0, low), (1.0, high), (0.0, 0.5 * (low + high)), (0.5, 0.75 * high + 0.25 * low)):
             out = torch.cat([torch.zeros_like(x0), torch.full_like(x0, v)], -1)
             logvar = p.p_mean_logvar(out, x_t, ts)[1]
-            if expected is None:
-                expected = 0.75 * C["beta"][t].log() + 0.25 * C["post_var"][t].log()
-            assert torch.allclose(logvar.double(), expected.expand_as(logvar), atol=1e-5)
+            assert torch.allclose(logvar.double(), expected.expand_as(logvar), atol=1e-5), (t, v)
 
 
 def test_a_learned_log_variance_is_taken_as_it_is():
@@ -218,13 +219,15 @@ def test_the_null_likelihood_is_the_standard_normal_nll():
     assert torch.allclose(gaussian("epsilon", "fixed_small").null_nll(x0).double(), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("variance", ["learned", "learned_range"])
 @pytest.mark.parametrize("prediction", PREDICTIONS)
-def test_the_exact_reverse_process_of_gaussian_data_has_its_true_nll_as_bound(prediction):
+def test_the_exact_reverse_process_of_gaussian_data_has_its_true_nll_as_bound(prediction, variance):
     """p(x_{t−1}|x_t) = q(x_{t−1}|x_t) and p(x_T) = q(x_T) make the bound tight point by point: L_T + Σ_t E[L_{t−1}] =
     −log N(x_0; 0, I) exactly. Each E over x_t ~ q(x_t|x_0) is a quadratic in the noise, so the two draws ε = ±1 give it
-    exactly. Only variance=learned can say β_t at t = 1, so it is the only variance with a tight bound."""
-    p, x0 = gaussian(prediction, "learned"), data(n=8)
-    net = exact_reverse_net(prediction, "learned")
+    exactly. The learned variances can say β_t at every t, t = 1 included (learned_range at v = +1), so their bound is
+    tight; the fixed ones cannot at t = 1."""
+    p, x0 = gaussian(prediction, variance), data(n=8)
+    net = exact_reverse_net(prediction, variance)
     total = p.prior_term(x0).double()
     for t in range(1, T + 1):
         for sign in (1.0, -1.0):
@@ -233,13 +236,12 @@ def test_the_exact_reverse_process_of_gaussian_data_has_its_true_nll_as_bound(pr
     assert torch.allclose(total, p.null_nll(x0).double(), rtol=1e-5, atol=1e-4)
 
 
-@pytest.mark.parametrize("variance", ["fixed_large", "learned_range"])
 @pytest.mark.parametrize("prediction", PREDICTIONS)
-def test_a_variance_held_at_the_clipped_value_at_t_1_costs_its_closed_form_gap(prediction, variance):
-    """fixed_large and learned_range (v = +1) reach β_t for t ≥ 2 but σ_1² = β̃_2 at t = 1: the bound exceeds the
-    true NLL by the decoder's gap ½·Σ(log(s/β_1) + (β_1²·x_0² + α_1·β_1)·(1/s − 1/β_1)), s = β̃_2."""
-    p, x0 = gaussian(prediction, variance), data(n=8)
-    net = exact_reverse_net(prediction, variance)
+def test_a_variance_held_at_the_clipped_value_at_t_1_costs_its_closed_form_gap(prediction):
+    """fixed_large reaches β_t for t ≥ 2 but σ_1² = β̃_2 at t = 1: the bound exceeds the true NLL by the decoder's gap
+    ½·Σ(log(s/β_1) + (β_1²·x_0² + α_1·β_1)·(1/s − 1/β_1)), s = β̃_2."""
+    p, x0 = gaussian(prediction, "fixed_large"), data(n=8)
+    net = exact_reverse_net(prediction, "fixed_large")
     total = p.prior_term(x0).double()
     for t in range(1, T + 1):
         for sign in (1.0, -1.0):
@@ -272,7 +274,7 @@ def test_the_kl_loss_is_the_prior_plus_t_times_the_weighted_term(prediction, var
     vlb = prior_closed_form(x0, float(C["alpha_bar"][T])) + T * w.double() * term
     assert terms["loss"].item() == pytest.approx(vlb.mean().item(), abs=1e-4)
     assert terms["bound_bits"].item() == pytest.approx(vlb.mean().item() / LOG2, abs=1e-4)
-    assert torch.allclose(terms["term"].double(), term, atol=2e-5)
+    assert torch.allclose(terms["t_loss"].double(), T * term, atol=1e-4)
 
 
 @pytest.mark.parametrize("prediction", PREDICTIONS)
@@ -289,8 +291,8 @@ def test_the_mse_loss_regresses_what_the_network_predicts(prediction):
 
 @pytest.mark.parametrize("prediction", PREDICTIONS)
 def test_the_hybrid_loss_is_mse_plus_the_weighted_bound_with_the_mean_detached(prediction):
-    """L_hybrid = L_simple + λ·T·w·L_{t−1}/d: its gradient reaches the mean output through L_simple only, the variance
-    output through L_vlb only."""
+    """L_hybrid = w·(L_simple + λ·T·L_{t−1}/d), the whole loss at t weighted: its gradient reaches the mean output
+    through L_simple only, the variance output through L_vlb only."""
     p, x0 = gaussian(prediction, "learned_range", loss=Hybrid(vlb_weight=0.5)), data(n=6)
     exact = posterior_net(x0, prediction, "learned_range")
     t, w = steps(first=2), torch.linspace(0.5, 2.0, 6)
@@ -306,11 +308,11 @@ def test_the_hybrid_loss_is_mse_plus_the_weighted_bound_with_the_mean_detached(p
     out = outputs[0]
     x_t = p.q_sample(x0, t, noise=torch.randn(x0.shape, generator=torch.Generator().manual_seed(0)))
     kl = p.term(out.detach(), x0, x_t, t).double()
-    expected = 0.09 + 0.5 * (T * w.double() * kl / 3).mean()
-    assert terms["mse"].item() == pytest.approx(0.09, abs=1e-5) and (kl > 1e-3).all()
+    expected = (w.double() * (0.09 + 0.5 * T * kl / 3)).mean()
+    assert terms["mse"].item() == pytest.approx(0.09 * w.mean().item(), abs=1e-5) and (kl > 1e-3).all()
     assert terms["loss"].item() == pytest.approx(expected.item(), rel=1e-4)
     terms["loss"].backward()
-    assert torch.allclose(out.grad[:, :3], torch.full((6, 3), 2 * 0.3 / 18), atol=1e-6)
+    assert torch.allclose(out.grad[:, :3], (w * 2 * 0.3 / 18)[:, None].expand(6, 3), atol=1e-6)
     assert out.grad[:, 3:].abs().sum() > 0
 
 
@@ -427,10 +429,77 @@ def test_the_binomial_kl_loss_is_the_prior_plus_t_times_the_weighted_term():
     hybrid = binomial(betas=schedules.constant(6, 0.2), loss=Hybrid(vlb_weight=0.25))
     torch.manual_seed(0)
     terms = hybrid.losses_at(lambda x_t, ts: out, x0, t, w)
-    ce = -(x0 * torch.sigmoid(out).log() + (1 - x0) * torch.sigmoid(-out).log()).sum(1).mean()
-    assert terms["ce"].item() == pytest.approx(ce.item(), rel=1e-5)
+    ce = -(x0 * torch.sigmoid(out).log() + (1 - x0) * torch.sigmoid(-out).log()).sum(1)
+    assert terms["ce"].item() == pytest.approx((w * ce).mean().item(), rel=1e-5)
     vlb = hybrid.prior_term(x0) + 6 * w * hybrid.term(out, x0, x_t, t)
-    assert terms["loss"].item() == pytest.approx((vlb.mean() + 0.25 * ce).item(), rel=1e-5)
+    assert terms["loss"].item() == pytest.approx((vlb + 0.25 * w * ce).mean().item(), rel=1e-5)
+
+
+LOSSES = [("gaussian", KL()), ("gaussian", MSE()), ("gaussian", Hybrid(vlb_weight=0.5)), ("binomial", KL()),
+          ("binomial", Hybrid(vlb_weight=0.5))]
+
+
+@pytest.mark.parametrize("kind,loss", LOSSES, ids=[f"{k}-{loss.name}" for k, loss in LOSSES])
+def test_every_loss_under_importance_sampling_has_its_uniform_t_expectation(kind, loss):
+    """Σ_t p_t·loss(t, w_t = 1/(T·p_t)) = (1/T)·Σ_t loss(t, w = 1), by enumeration over t with the same noise at each
+    t, for a p far from uniform; the gradient's expectation too. The loss stands for its uniform-t value, so a
+    sampler that moves its mass during training cannot change what is minimised (only how noisily)."""
+    torch.manual_seed(0)
+    if kind == "gaussian":
+        variance = "fixed_small" if isinstance(loss, MSE) else "learned_range"
+        p, x0, width = gaussian("epsilon", variance, loss=loss), data(n=4, d=2), 2 if isinstance(loss, MSE) else 4
+    else:
+        p, x0, width = binomial(T=T, prior=0.3, loss=loss), torch.bernoulli(torch.full((4, 5), 0.4)), 5
+    layer = torch.nn.Linear(x0.shape[1] + 1, width)
+    net = lambda x_t, ts: layer(torch.cat([x_t, ts[:, None].float() / T], -1))  # noqa: E731
+    probs = torch.softmax(torch.linspace(-2.0, 1.5, T), 0)  # p_1 ≈ 0.02, p_T ≈ 0.4
+
+    def loss_and_grad(t: int, w: float) -> tuple[float, torch.Tensor]:
+        layer.zero_grad()
+        torch.manual_seed(t)  # the same x_t for both weights
+        value = p.losses_at(net, x0, torch.full((len(x0),), t), torch.full((len(x0),), w))["loss"]
+        value.backward()
+        return value.item(), layer.weight.grad.clone()
+
+    weighted = [loss_and_grad(t, 1 / (T * probs[t - 1].item())) for t in range(1, T + 1)]
+    uniform = [loss_and_grad(t, 1.0) for t in range(1, T + 1)]
+    expected = sum(v for v, _ in uniform) / T
+    assert sum(q * v for q, (v, _) in zip(probs.tolist(), weighted)) == pytest.approx(expected, rel=1e-5)
+    assert abs(expected - sum(v for v, _ in weighted) / T) > 1e-2 * abs(expected)  # p matters per t
+    grad = sum(q * g for q, (_, g) in zip(probs.tolist(), weighted))
+    assert torch.allclose(grad, sum(g for _, g in uniform) / T, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind,loss", LOSSES, ids=[f"{k}-{loss.name}" for k, loss in LOSSES])
+def test_the_importance_sampler_learns_the_size_of_the_loss_it_weights(kind, loss):
+    """Every loss is w·ℓ_t (plus L_T for the bounds), and the sampler's history holds ℓ_t unweighted: T·L_{t−1} for kl,
+    L_simple for mse (replayed here from the same noise), L_simple + λ·T·L_{t−1}/d for hybrid, T·L_{t−1} + λ·CE for
+    binary hybrid."""
+    from diffusion_lightning.diffusion.timesteps import ImportanceSampler
+
+    objective = type(loss)(t_sampler=lambda T: ImportanceSampler(T, history=1))
+    if kind == "gaussian":
+        variance = "fixed_small" if isinstance(loss, MSE) else "learned_range"
+        p, x0, width = gaussian("epsilon", variance, loss=objective), data(n=40, d=2), 2 if isinstance(loss, MSE) else 4
+    else:
+        p, x0, width = binomial(T=T, prior=0.3, loss=objective), torch.bernoulli(torch.full((40, 5), 0.4)), 5
+    net = lambda x_t, ts: torch.sin(x_t.sum(1, keepdim=True) + ts[:, None]).expand(-1, width)  # noqa: E731
+    torch.manual_seed(1)
+    p.training_losses(net, x0)  # uniform t while the history fills
+    torch.manual_seed(1)
+    t = torch.randint(1, T + 1, (len(x0),))
+    noise = torch.randn_like(x0)
+    torch.manual_seed(1)
+    torch.randint(1, T + 1, (len(x0),))
+    w = torch.linspace(0.5, 2.0, len(x0))
+    terms = p.losses_at(net, x0, t, w)
+    ell = terms["t_loss"].double()
+    prior = 0 if kind == "gaussian" and not isinstance(loss, KL) else p.prior_term(x0).double()
+    assert terms["loss"].item() == pytest.approx((prior + w * ell).mean().item(), rel=1e-5)
+    last = {step: i for i, step in enumerate(t.tolist())}
+    assert torch.allclose(p.t_sampler.losses[list(last), 0], terms["t_loss"][list(last.values())])
+    if isinstance(loss, MSE):
+        assert torch.allclose(ell, (net(p.q_sample(x0, t, noise=noise), t) - noise).pow(2).mean(1).double(), atol=1e-6)
 
 
 # Continuous-time Gaussian diffusion.
@@ -620,10 +689,10 @@ def test_training_draws_t_from_the_sampler_and_teaches_it_the_terms():
     p, x0 = gaussian("x0", "fixed_small", loss=KL(t_sampler=lambda T: ImportanceSampler(T, history=1))), data(n=200)
     torch.manual_seed(0)
     terms = p.training_losses(posterior_net(x0, "x0", "fixed_small"), x0)
-    assert "term" not in terms and p.t_sampler.counts[1:].sum() == T  # 200 draws of 6 steps: every step seen
+    assert "t_loss" not in terms and p.t_sampler.counts[1:].sum() == T  # 200 draws of 6 steps: every step seen
     seen = p.t_sampler.counts[1:] > 0
-    expected = torch.where(torch.arange(1, T + 1) == 1, decoder_closed_form(math.log(SMALL[1]), 3), 0.0)
-    assert torch.allclose(p.t_sampler.losses[1:, 0][seen].double(), expected[seen].double(), atol=2e-5)
+    expected = T * torch.where(torch.arange(1, T + 1) == 1, decoder_closed_form(math.log(SMALL[1]), 3), 0.0)
+    assert torch.allclose(p.t_sampler.losses[1:, 0][seen].double(), expected[seen].double(), atol=1e-4)
     assert p.t_sampler.probabilities() is not None
 
 

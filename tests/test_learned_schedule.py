@@ -195,3 +195,12 @@ def test_a_start_that_loses_no_signal_at_some_step_is_refused(betas):
     with pytest.raises(ConfigError, match="loses no signal at some step; choose another schedule.init"):
         LearnedSchedule(len(betas), lambda T: torch.tensor(betas, dtype=torch.float64))
     LearnedSchedule(1, lambda T: torch.tensor([0.1], dtype=torch.float64))
+
+
+def test_a_start_whose_step_exceeds_what_one_step_can_learn_is_refused_not_nan():
+    """The steps are d_t = D·sigmoid(u_t) < D = 20 nats: a start that drops the log-SNR by more in one step has no u
+    (logit ≥ 1 gave NaN before); with a fixed end point the softmax takes any share."""
+    start = lambda T: torch.tensor([1e-4, 1 - 1e-6], dtype=torch.float64)  # noqa: E731  λ: 9.2 → −13.8
+    with pytest.raises(ConfigError, match=r"removes 23 nats of log-SNR at step t = 2, more than the 20 one step"):
+        LearnedSchedule(2, start)
+    assert torch.isfinite(LearnedSchedule(2, start, learn_log_snr_end=False).betas()).all()

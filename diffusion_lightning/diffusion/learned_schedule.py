@@ -48,6 +48,11 @@ class LearnedSchedule(nn.Module):
         self.register_buffer("log_snr_1", lam[:1].clone())
         self.learn_log_snr_end = learn_log_snr_end
         steps = lam[:-1] - lam[1:]
+        if learn_log_snr_end and not (steps < self.max_step).all():
+            t = int(torch.argmax(steps)) + 2
+            raise ConfigError(f"the learned schedule's start removes {float(steps.max()):.3g} nats of log-SNR at step "
+                              f"t = {t}, more than the {self.max_step:g} one step can learn; choose a schedule.init "
+                              "that ends less abruptly, a larger T, or schedule.learn_log_snr_end=false")
         if learn_log_snr_end:
             self.u = nn.Parameter(torch.logit(steps / self.max_step).float())
         else:

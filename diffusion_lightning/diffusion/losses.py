@@ -27,3 +27,13 @@ def bernoulli_kl(p: torch.Tensor, q: torch.Tensor, eps: float = 1e-12) -> torch.
 def bernoulli_nll(x: torch.Tensor, p: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """−log B(x; p) per bit."""
     return -(x * torch.log(p.clamp_min(eps)) + (1 - x) * torch.log((1 - p).clamp_min(eps)))
+
+
+def bernoulli_kl_log(p: torch.Tensor, log_q: torch.Tensor, log_1mq: torch.Tensor) -> torch.Tensor:
+    """KL(B(p) ‖ B(q)) per bit, q given by log q and log(1 − q): exact, and with a gradient, where q saturates."""
+    return torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p) - p * log_q - (1 - p) * log_1mq
+
+
+def bernoulli_nll_log(x: torch.Tensor, log_p: torch.Tensor, log_1mp: torch.Tensor) -> torch.Tensor:
+    """−log B(x; p) per bit, p given by log p and log(1 − p)."""
+    return -(x * log_p + (1 - x) * log_1mp)

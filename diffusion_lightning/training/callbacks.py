@@ -36,12 +36,12 @@ def draw_samples(pl_module, shape: tuple[int, ...], seed: int, record: tuple[int
     ``record``. The last draw is kept (``pl_module.last_draw``) with what it is a function of, so that the test's
     sample metrics and the figures share one draw (same weights, seed and number, and the figures' frames, which the
     test's draw records), instead of sampling all T steps twice."""
-    key = (fingerprint(pl_module.eval_net, pl_module.process), tuple(shape), seed)
+    key = (fingerprint(pl_module.eval_net, pl_module.eval_process), tuple(shape), seed)
     last = getattr(pl_module, "last_draw", None)
     if last is not None and last[0] == key and set(record) <= last[2].keys():
         return last[1], last[2]
     generator = torch.Generator(device=pl_module.device).manual_seed(seed)
-    samples, frames = pl_module.process.sample(pl_module.eval_net, shape, record=record, generator=generator)
+    samples, frames = pl_module.eval_process.sample(pl_module.eval_net, shape, record=record, generator=generator)
     pl_module.last_draw = (key, samples, frames)
     return samples, frames
 
@@ -94,7 +94,7 @@ class Figures(L.Callback):
         self.dirpath, self.n_frames, self.n_samples, self.seed = Path(dirpath), n_frames, n_samples, seed
 
     def figures(self, trainer: L.Trainer, pl_module) -> dict[str, plt.Figure]:
-        dm, process = trainer.datamodule, pl_module.process
+        dm, process = trainer.datamodule, pl_module.eval_process
         T = process.T
         steps = frame_steps(T, self.n_frames)
         data = dm.splits["val"][: self.n_samples].to(pl_module.device)

@@ -3,6 +3,11 @@ with one random t per example and evaluated in bits with the EMA weights: at val
 estimate of the bound (``val_strata`` terms per point, whatever T is; exact where T ≤ val_strata), at test by the
 exact bound over every t.
 
+A process that learns its schedule (a learned β, the continuous process's end points) has parameters of its own. They
+are not network weights: they get their own optimizer group (no weight decay, the learning rate ``schedule_lr``),
+their own gradient clipping, and an EMA of their own, so that evaluation pairs the EMA network with the EMA schedule
+it was averaged alongside (``eval_net``, ``eval_process``).
+
 Optimization is manual so that one ``training_step`` can run several optimizer steps, one per batch of the stacked
 item it is given (``stepping.py`` decides how many). The steps themselves (batch, t, noise, clipping, LR schedule,
 EMA) are the same whatever that number is."""
@@ -15,7 +20,6 @@ from collections.abc import Callable
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities.enums import GradClipAlgorithmType
 from torch import nn
 
 from .ema import update_ema
@@ -28,13 +32,14 @@ from ..diffusion.processes.base import DiffusionProcess
 # under manual optimization it is not the state before the k-th step.
 warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimization", UserWarning)
 log = logging.getLogger(__name__)
+CLIP_ALGORITHMS = ("norm", "value")
 
 
 class DiffusionModule(L.LightningModule):
     def __init__(self, process: DiffusionProcess, net: nn.Module, optimizer: Callable,
                  lr_scheduler: Callable | None = None, ema_decay: float = 0.999, eval_seed: int = 1234,
                  gradient_clip_val: float | None = None, gradient_clip_algorithm: str = "norm",
-                 val_strata: int | None = 32):
+                 val_strata: int | None = 32, schedule_lr: float | None = None):
         super().__init__()
         self.automatic_optimization = False  # several optimizer steps per training_step, see ``training_step``
         if not 0 <= ema_decay < 1:
@@ -45,8 +50,18 @@ class DiffusionModule(L.LightningModule):
             raise ConfigError(f"val_strata={val_strata} must be a whole number ≥ 2 (t = 1 is a stratum of its own), "
                               "or null for the exact bound at every validation; e.g. val_strata=32")
         self.ema_decay, self.eval_seed, self.val_strata = ema_decay, eval_seed, val_strata
+        if gradient_clip_algorithm not in CLIP_ALGORITHMS:
+            raise ConfigError(f"trainer.gradient_clip_algorithm={gradient_clip_algorithm!r} is not known; choose one "
+                              f"of {', '.join(CLIP_ALGORITHMS)}")
+        if schedule_lr is not None and not (isinstance(schedule_lr, (int, float)) and schedule_lr > 0):
+            raise ConfigError(f"schedule_lr={schedule_lr} must be a number > 0, or null for the optimizer's lr; "
+                              "e.g. schedule_lr=1e-3")
         self.gradient_clip_val, self.gradient_clip_algorithm = gradient_clip_val, gradient_clip_algorithm
+        self.schedule_lr = schedule_lr
         self.ema = copy.deepcopy(net).requires_grad_(False) if ema_decay > 0 else None
+        learns_schedule = any(True for _ in process.parameters())
+        self.ema_process = (copy.deepcopy(process).requires_grad_(False)
+                            if self.ema is not None and learns_schedule else None)
         self._ema_pairs: tuple[list[nn.Parameter], list[nn.Parameter]] | None = None
         self.history: list[dict[str, float]] = []
         self.val_history: list[dict[str, float]] = []
@@ -59,6 +74,12 @@ class DiffusionModule(L.LightningModule):
     def eval_net(self) -> nn.Module:
         """The weights that are evaluated and sampled: the EMA when there is one."""
         return self.ema if self.ema is not None else self.net
+
+    @property
+    def eval_process(self) -> DiffusionProcess:
+        """The process that is evaluated and sampled: with a learned schedule, the EMA of its parameters, the
+        average taken alongside the network's (the same steps, the same decay); else the process itself."""
+        return self.ema_process if self.ema_process is not None else self.process
 
     def training_step(self, batches: torch.Tensor, batch_idx: int) -> None:
         """One optimizer step per batch in ``batches`` ([steps, batch_size, ...]), up to ``max_steps``."""
@@ -80,12 +101,16 @@ class DiffusionModule(L.LightningModule):
         return 0 <= self.trainer.max_steps <= self.global_step
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        """Clip here: a mixed-precision plugin has unscaled the gradients by now (in manual optimization too).
-        The precision plugin clips, as ``self.clip_gradients`` does after checks of settings that do not change
-        during a run (``stepping.steps_per_call`` checks them once)."""
-        if self.gradient_clip_val:
-            self.trainer.precision_plugin.clip_gradients(optimizer, self.gradient_clip_val,
-                                                         GradClipAlgorithmType(self.gradient_clip_algorithm))
+        """Clip each parameter group on its own (the network's, and the schedule's where it learns one), so that a
+        large gradient of one does not shrink the other's step. Here a mixed-precision plugin has unscaled the
+        gradients already (in manual optimization too)."""
+        if not self.gradient_clip_val:
+            return
+        for group in optimizer.param_groups:
+            if self.gradient_clip_algorithm == "value":
+                nn.utils.clip_grad_value_(group["params"], self.gradient_clip_val)
+            else:
+                nn.utils.clip_grad_norm_(group["params"], self.gradient_clip_val)
 
     def _loss(self, x0: torch.Tensor) -> torch.Tensor:
         """The training loss with one random t per example; its terms go to the loggers every
@@ -111,14 +136,16 @@ class DiffusionModule(L.LightningModule):
         if self.ema is None:
             return
         if self._ema_pairs is None:  # the parameters stay the same objects; listing them every step costs
-            self._ema_pairs = list(self.ema.parameters()), list(self.net.parameters())
+            averaged = [self.ema] + ([self.ema_process] if self.ema_process is not None else [])
+            live = [self.net] + ([self.process] if self.ema_process is not None else [])
+            self._ema_pairs = [p for m in averaged for p in m.parameters()], [p for m in live for p in m.parameters()]
         update_ema(*self._ema_pairs, self.ema_decay, self.global_step)
 
     def _bound_step(self, x0: torch.Tensor, strata: int | None = None) -> None:
         """The bound of a batch (exact, or estimated over ``strata``), drawn from ``eval_seed``: every run and every
         validation of a run sees the same x_t (and t), so their bounds differ by the weights alone."""
         generator = torch.Generator(device=x0.device).manual_seed(self.eval_seed + len(self._bits))
-        bits, per_t = self.process.bound(self.eval_net, x0, generator=generator, strata=strata)
+        bits, per_t = self.eval_process.bound(self.eval_net, x0, generator=generator, strata=strata)
         self._bits.append(bits)
         self._null_bits.append(self.process.null_nll(x0).cpu() / LOG2)
         self.per_t_bits = per_t
@@ -182,14 +209,24 @@ class DiffusionModule(L.LightningModule):
         state = checkpoint.get("state_dict", {})
         for key in [k for k in state if k.startswith("t_sampler.")]:  # written before the process owned its sampler
             state["process." + key] = state.pop(key)
+        if self.ema_process is not None and not any(k.startswith("ema_process.") for k in state):
+            # written before the schedule had an EMA: it was evaluated as it was, which its copy continues
+            state.update({"ema_" + k: v for k, v in list(state.items()) if k.startswith("process.")})
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])
         self.history = checkpoint.get("history", {}).get("train", [])
         self.val_history = checkpoint.get("history", {}).get("val", [])
 
     def configure_optimizers(self):
-        """The network's parameters, and the process's where it learns some (a learned schedule)."""
-        optimizer = self.optimizer_factory([*self.net.parameters(), *self.process.parameters()])
+        """The network's parameters, and in a group of their own the process's where it learns some (a learned
+        schedule): no weight decay (it would pull the log-SNR steps or end points toward 0, which has no meaning for
+        them), and the learning rate ``schedule_lr`` (null: the optimizer's own lr)."""
+        groups = [{"params": list(self.net.parameters())}]
+        schedule = list(self.process.parameters())
+        if schedule:
+            groups.append({"params": schedule, "weight_decay": 0.0,
+                           **({"lr": self.schedule_lr} if self.schedule_lr is not None else {})})
+        optimizer = self.optimizer_factory(groups)
         if self.lr_scheduler_factory is None:
             return optimizer
         scheduler = self.lr_scheduler_factory(optimizer, total_steps=self.trainer.estimated_stepping_batches)

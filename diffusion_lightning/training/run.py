@@ -62,7 +62,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
     module = DiffusionModule(
         process, net, optimizer=instantiate(cfg.optimizer),
         lr_scheduler=instantiate(cfg.lr_scheduler) if cfg.get("lr_scheduler") else None, ema_decay=cfg.ema_decay,
-        eval_seed=cfg.eval_seed, val_strata=cfg.get("val_strata"),
+        eval_seed=cfg.eval_seed, val_strata=cfg.get("val_strata"), schedule_lr=cfg.get("schedule_lr"),
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
         gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
     )

@@ -75,11 +75,11 @@ class DiffusionProcess(nn.Module):
         self.t_sampler = loss.t_sampler(self.T)
 
     def training_losses(self, net: nn.Module, x0: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The training loss with one t per example drawn by the t-sampler, which then learns from the terms;
-        ``loss`` is what to minimise, the other entries are for the loggers."""
+        """The training loss with one t per example drawn by the t-sampler, which then learns from each example's
+        loss at its t; ``loss`` is what to minimise, the other entries are for the loggers."""
         t, weights = self.t_sampler.sample(len(x0), x0.device)
         terms = self.losses_at(net, x0, t, weights)
-        self.t_sampler.update(t, terms.pop("term"))
+        self.t_sampler.update(t, terms.pop("t_loss"))
         return terms
 
     @torch.no_grad()

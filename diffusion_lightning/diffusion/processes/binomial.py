@@ -7,9 +7,10 @@ per bit, which is exact when p̃ is the true posterior of each bit.
 """
 
 import torch
+import torch.nn.functional as F
 
 from ...errors import ConfigError
-from ..losses import LOG2, bernoulli_kl, bernoulli_nll
+from ..losses import LOG2, bernoulli_kl, bernoulli_kl_log, bernoulli_nll, bernoulli_nll_log
 from ..objectives import KL, MSE, Hybrid, Objective
 from ..schedules import check_betas
 from .base import DiffusionProcess, check_choice
@@ -66,14 +67,21 @@ class BinomialDiffusion(DiffusionProcess):
         m = self.q_rate(x0, t - 1)
         return m * like1 / (m * like1 + (1 - m) * like0)
 
-    def p_rate(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Rate of p(x_{t−1}=1|x_t) from the network's logits."""
-        p = torch.sigmoid(out)
+    def p_log_rates(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log r and log(1 − r) of p(x_{t−1}=1|x_t) = r, from the network's logits through logsigmoid (never through
+        log(sigmoid), whose saturated values would lose the gradient). With ``x0`` the mixture
+        r = p̃·q(x_{t−1}=1|x_t, x_0=1) + (1 − p̃)·q(x_{t−1}=1|x_t, x_0=0) is summed in log space."""
+        log_p, log_1mp = F.logsigmoid(out), F.logsigmoid(-out)
         if self.prediction == "rate":
-            return p
+            return log_p, log_1mp
         post1 = self.q_posterior(torch.ones_like(x_t), x_t, t)
         post0 = self.q_posterior(torch.zeros_like(x_t), x_t, t)
-        return p * post1 + (1 - p) * post0
+        return (torch.logaddexp(log_p + post1.log(), log_1mp + post0.log()),
+                torch.logaddexp(log_p + torch.log1p(-post1), log_1mp + torch.log1p(-post0)))
+
+    def p_rate(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Rate of p(x_{t−1}=1|x_t) from the network's logits."""
+        return self.p_log_rates(out, x_t, t)[0].exp()
 
     def prior_term(self, x0: torch.Tensor) -> torch.Tensor:
         """L_T = KL(q(x_T|x_0) ‖ B(π)) in nats per sequence (0 when ᾱ_T = 0, as with β_t = 1/(T−t+1))."""
@@ -82,9 +90,9 @@ class BinomialDiffusion(DiffusionProcess):
 
     def term(self, out: torch.Tensor, x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """L_{t−1} in nats per sequence: KL(q(x_{t−1}|x_t,x_0) ‖ p(x_{t−1}|x_t)) for t ≥ 2, −log p(x_0|x_1) for t = 1."""
-        rate = self.p_rate(out, x_t, t)
-        kl = bernoulli_kl(self.q_posterior(x0, x_t, t), rate).flatten(1).sum(1)
-        decoder = bernoulli_nll(x0, rate).flatten(1).sum(1)
+        log_rates = self.p_log_rates(out, x_t, t)
+        kl = bernoulli_kl_log(self.q_posterior(x0, x_t, t), *log_rates).flatten(1).sum(1)
+        decoder = bernoulli_nll_log(x0, *log_rates).flatten(1).sum(1)
         return torch.where(t == 1, decoder, kl)
 
     def p_sample(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, generator=None) -> torch.Tensor:
@@ -106,15 +114,18 @@ class BinomialDiffusion(DiffusionProcess):
             raise ConfigError("loss=hybrid adds a cross-entropy on x_0, so it needs process.prediction=x0")
 
     def losses_at(self, net, x0: torch.Tensor, t: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:
-        """kl: L_T + T·weight·L_{t−1}, one step t per example drawn with probability 1/(T·weight) (nats per
-        sequence); hybrid: that plus λ·(−log p̃(x_0|x_t)), D3PM's auxiliary loss."""
+        """The loss at the steps ``t`` drawn with probability 1/(T·weight): L_T + ``weight`` × the loss at t, whose
+        expectation is the loss under uniform t whatever the sampler. The loss at t: kl, T·L_{t−1} (nats per
+        sequence); hybrid, that plus λ·(−log p̃(x_0|x_t)), D3PM's auxiliary cross-entropy. ``t_loss`` holds each
+        example's loss at its t, unweighted, for the t-sampler."""
         x_t = self.q_sample(x0, t)
         out = net(x_t, t)
         term = self.term(out, x0, x_t, t)
         vlb = self.prior_term(x0) + self.T * weights * term
-        result = {"bound_bits": vlb.detach().mean() / LOG2, "loss": vlb.mean(), "term": term.detach()}
+        result = {"bound_bits": vlb.detach().mean() / LOG2, "loss": vlb.mean(), "t_loss": self.T * term.detach()}
         if isinstance(self.loss, Hybrid):
             ce = torch.nn.functional.binary_cross_entropy_with_logits(out, x0, reduction="none").flatten(1).sum(1)
-            result["ce"] = ce.detach().mean()
-            result["loss"] = result["loss"] + self.loss.vlb_weight * ce.mean()
+            result["ce"] = (weights * ce).detach().mean()
+            result["loss"] = result["loss"] + self.loss.vlb_weight * (weights * ce).mean()
+            result["t_loss"] = (self.T * term + self.loss.vlb_weight * ce).detach()
         return result

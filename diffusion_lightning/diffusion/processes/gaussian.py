@@ -4,7 +4,8 @@ Coefficients are computed once in float64 (as improved-diffusion's ``GaussianDif
 as float32 buffers indexed by t. The reverse mean is parameterised by ``prediction`` (epsilon, x0 or
 the mean itself) and its variance by ``variance`` (diffusers' names: fixed_small = β̃_t,
 fixed_large = β_t, learned = log-variance output, learned_range = interpolation of log β̃_t and
-log β_t, Nichol & Dhariwal 2021 Eq. 15; ``auto``: learned_range, or fixed_small when the loss trains the mean only).
+log β_t, Nichol & Dhariwal 2021 Eq. 15, at every t including t = 1, where β̃_1 = 0 is clipped to β̃_2 but the upper
+end stays β_1; ``auto``: learned_range, or fixed_small when the loss trains the mean only).
 """
 
 import torch
@@ -142,8 +143,8 @@ class GaussianDiffusion(DiffusionProcess):
         elif self.variance == "learned":
             logvar = v
         else:
-            frac = (v + 1) / 2
-            logvar = frac * _at(self.log_beta_large, t, x_t) + (1 - frac) * _at(self.log_post_var, t, x_t)
+            frac = (v + 1) / 2  # v = 1: log β_t (β_1 itself at t = 1), v = −1: log β̃_t (clipped at t = 1)
+            logvar = frac * _at(self.betas, t, x_t).log() + (1 - frac) * _at(self.log_post_var, t, x_t)
         if self.prediction == "epsilon":
             mean = (x_t - _at(self.eps_coef, t, x_t) * out) * _at(self.recip_sqrt_alpha, t, x_t)
         elif self.prediction == "x0":
@@ -200,16 +201,18 @@ class GaussianDiffusion(DiffusionProcess):
             )
 
     def losses_at(self, net, x0: torch.Tensor, t: torch.Tensor, weights: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The loss at the steps ``t`` drawn with probability 1/(T·weight). kl: L_T + T·weight·L_{t−1} (unbiased
-        for the bound, nats per point); mse: DDPM's L_simple on what the network predicts; hybrid: L_simple +
-        λ·L_vlb with the mean detached inside L_vlb (nats per dimension, as Improved DDPM). ``term`` holds
-        each example's L_{t−1} for the t-sampler."""
+        """The loss at the steps ``t`` drawn with probability 1/(T·weight): ``weight`` × the loss at t, so that its
+        expectation is the loss under uniform t whatever the sampler (Nichol & Dhariwal weight the whole per-t loss).
+        The loss at t: kl, T·L_{t−1}, with the prior term L_T added (nats per point); mse, DDPM's L_simple on what the
+        network predicts; hybrid, L_simple + λ·T·L_{t−1} with the mean detached inside L_{t−1} (nats per dimension,
+        as Improved DDPM). ``t_loss`` holds each example's loss at its t, unweighted, for the
+        t-sampler; ``mse`` the weighted, so uniform-t, L_simple."""
         noise = torch.randn_like(x0)
         x_t = self.q_sample(x0, t, noise=noise)
         out = net(x_t, t)
         term = self.term(out, x0, x_t, t)
         vlb = self.prior_term(x0) + self.T * weights * term
-        result = {"bound_bits": vlb.detach().mean() / LOG2, "term": term.detach()}
+        result = {"bound_bits": vlb.detach().mean() / LOG2, "t_loss": self.T * term.detach()}
         if isinstance(self.loss, KL):
             result["loss"] = vlb.mean()
             return result
@@ -217,12 +220,10 @@ class GaussianDiffusion(DiffusionProcess):
         target = {"epsilon": noise, "x0": x0}.get(self.prediction)
         if target is None:
             target = self.q_posterior(x0, x_t, t)[0]
-        mse = ((mean_out - target) ** 2).flatten(1).mean(1)
-        result["mse"] = mse.detach().mean()
-        if isinstance(self.loss, MSE):
-            result["loss"] = mse.mean()
-            return result
-        frozen = torch.cat([mean_out.detach(), out.chunk(2, dim=-1)[1]], dim=-1)
-        vlb_frozen = self.T * weights * self.term(frozen, x0, x_t, t) / x0.shape[1:].numel()
-        result["loss"] = (mse + self.loss.vlb_weight * vlb_frozen).mean()
+        loss_t = ((mean_out - target) ** 2).flatten(1).mean(1)
+        result["mse"] = (weights * loss_t).detach().mean()
+        if isinstance(self.loss, Hybrid):
+            frozen = torch.cat([mean_out.detach(), out.chunk(2, dim=-1)[1]], dim=-1)
+            loss_t = loss_t + self.loss.vlb_weight * self.T * self.term(frozen, x0, x_t, t) / x0.shape[1:].numel()
+        result["loss"], result["t_loss"] = (weights * loss_t).mean(), loss_t.detach()
         return result
