@@ -32,7 +32,6 @@ from ..diffusion.processes.base import DiffusionProcess
 # under manual optimization it is not the state before the k-th step.
 warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimization", UserWarning)
 log = logging.getLogger(__name__)
-CLIP_ALGORITHMS = ("norm", "value")
 
 
 class DiffusionModule(L.LightningModule):
@@ -50,9 +49,6 @@ class DiffusionModule(L.LightningModule):
             raise ConfigError(f"val_strata={val_strata} must be a whole number ≥ 2 (t = 1 is a stratum of its own), "
                               "or null for the exact bound at every validation; e.g. val_strata=32")
         self.ema_decay, self.eval_seed, self.val_strata = ema_decay, eval_seed, val_strata
-        if gradient_clip_algorithm not in CLIP_ALGORITHMS:
-            raise ConfigError(f"trainer.gradient_clip_algorithm={gradient_clip_algorithm!r} is not known; choose one "
-                              f"of {', '.join(CLIP_ALGORITHMS)}")
         if schedule_lr is not None and not (isinstance(schedule_lr, (int, float)) and schedule_lr > 0):
             raise ConfigError(f"schedule_lr={schedule_lr} must be a number > 0, or null for the optimizer's lr; "
                               "e.g. schedule_lr=1e-3")
@@ -103,7 +99,7 @@ class DiffusionModule(L.LightningModule):
     def on_before_optimizer_step(self, optimizer) -> None:
         """Clip each parameter group on its own (the network's, and the schedule's where it learns one), so that a
         large gradient of one does not shrink the other's step. Here a mixed-precision plugin has unscaled the
-        gradients already (in manual optimization too)."""
+        gradients already (in manual optimization too); ``stepping.steps_per_call`` has checked the settings."""
         if not self.gradient_clip_val:
             return
         for group in optimizer.param_groups:
