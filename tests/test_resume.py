@@ -134,11 +134,13 @@ OLD = ["debug=fast", "T=20", "logger=none", "model.hidden=16", "model.emb_dim=8"
 
 def test_a_checkpoint_written_before_the_package_was_layered_resumes_exactly(make_cfg, tmp_path):
     """``tests/data/main_e9abe86_step10.ckpt`` is the ``last.ckpt`` at step 10 of ``python train.py <OLD with
-    trainer.max_steps=10>``, written by commit e9abe86 (the modules then at the package root); resumed here to step
-    20 it ends where a fresh 20-step run of today's code ends."""
+    trainer.max_steps=10>``, written by an earlier release (the modules then at the package root); resumed here to
+    step 20 it ends where a fresh 20-step run of today's code ends, up to what today's losses change in its first ten
+    steps (the decoder's learned variance at t = 1, the sampler's history in units of T·L_{t−1}): 1421.4426 against
+    1421.3838 bits, 4e-5 of the bound; the same resume was exact while the math was the same."""
     ckpt = Path(__file__).parent / "data" / "main_e9abe86_step10.ckpt"
     run(make_cfg(*OLD, f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path / 'resumed'}"))
     run(make_cfg(*OLD, f"paths.output_dir={tmp_path / 'plain'}"))
     resumed, plain = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("resumed", "plain"))
     assert resumed["step"] == plain["step"] == 20
-    assert resumed["test/nll_bound_bits"] == plain["test/nll_bound_bits"]
+    assert resumed["test/nll_bound_bits"] == pytest.approx(plain["test/nll_bound_bits"], rel=1e-4)

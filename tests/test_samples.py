@@ -17,7 +17,8 @@ def test_the_figures_share_the_test_draw_of_samples_and_new_weights_draw_anew():
     process = GaussianDiffusion(schedules.linear(T))
     sample = process.sample
     process.sample = lambda *args, **kwargs: calls.append(kwargs["record"]) or sample(*args, **kwargs)
-    module = SimpleNamespace(eval_net=TimeMLP(2, 4, T, hidden=8), process=process, device=torch.device("cpu"))
+    module = SimpleNamespace(eval_net=TimeMLP(2, 4, T, hidden=8), process=process, eval_process=process,
+                             device=torch.device("cpu"))
     first, frames = draw_samples(module, (50, 2), 7, record=frame_steps(T))
     again, _ = draw_samples(module, (50, 2), 7, record=(8,))
     assert again is first and len(calls) == 1 and set(frames) == set(range(0, 41, 4))
