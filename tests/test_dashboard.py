@@ -209,5 +209,5 @@ def test_a_single_validation_is_said_in_a_line_not_drawn_as_a_curve(browser, tmp
     sweep = fake_sweep(tmp_path, validations=range(2000, 2001))
     assert main([str(sweep)]) == 0
     with opened(browser, sweep / "report.html", "#per-t .main-svg") as page:
-        assert page.locator("#curves").is_hidden()
+        assert page.locator("#curves").is_hidden() and page.locator("#curves-help").is_hidden()
         assert page.get_by_text("Each job validated once (at step 2000)").is_visible()

@@ -140,7 +140,7 @@ other swept key (the seeds, for configurations), mean ± 95% half-width; disting
 <span class="muted"><span id="group-count"></span> groups; click a header to sort</span></div>
 <div class="table-box"><table id="groups"></table></div>
 {''.join(notes.notes(sweep))}
-<h2>Validation bound</h2><p class="muted">Click a legend entry to hide or show a group (its band too).</p>
+<h2>Validation bound</h2><p id="curves-help" class="muted">Click a legend entry to hide or show a group (its band too).</p>
 <div id="curves" class="chart"></div><p id="curves-none" class="muted" hidden>{esc(notes.no_curves(sweep))}</p>
 <h2>Bound paid per t</h2>
 <div id="per-t" class="chart"></div><p id="per-t-none" class="muted" hidden>No job wrote bound_per_t.json.</p>

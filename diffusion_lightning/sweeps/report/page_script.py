@@ -115,6 +115,8 @@ function renderTable() {
 function draw(id, figure) {
   const div = document.getElementById(id);
   document.getElementById(id + "-none").hidden = Boolean(figure);
+  const help = document.getElementById(id + "-help");  // how to use the chart, where there is one
+  if (help) help.hidden = !figure;
   div.hidden = !figure;
   if (figure) Plotly.react(div, figure.data, Object.assign({template: D.template}, figure.layout), PLOT_CONFIG);
 }
