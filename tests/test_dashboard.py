@@ -6,6 +6,8 @@ drives that browser (``playwright install`` is never needed: the system's Chromi
 
 import json
 import math
+import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -39,18 +41,30 @@ def figures(job: Path, spread: float) -> None:
         fig.savefig(job / "figures" / f"{name}.png", dpi=60)
 
 
-def fake_sweep(root: Path) -> Path:
-    """A schedule × optimizer × seed grid of 12 jobs: one failed, one killed without a summary, ten finished with
-    curves, bound per t and figures."""
+TARGETS = {"linear": "diffusion_lightning.diffusion.schedules.linear",
+           "cosine": "diffusion_lightning.diffusion.schedules.cosine", "adam": "torch.optim.Adam",
+           "sgd": "torch.optim.SGD"}
+
+
+def fake_sweep(root: Path, validations: range = range(250, 2001, 250)) -> Path:
+    """A schedule × optimizer × seed grid of 12 jobs, named and configured as Hydra names and configures them: one
+    failed, one killed without a summary, ten finished with curves (validated at ``validations``), bound per t and
+    figures. Each seed draws its own data (its own true NLL); energy distances and their floors are near 0, some
+    below."""
     sweep = root / "grid_2026-01-01_00-00-00_000000"
     num = 0
     for schedule in ("linear", "cosine"):
         for optimizer in ("adam", "sgd"):
             for seed in range(3):
                 overrides = [f"schedule={schedule}", f"optimizer={optimizer}", f"seed={seed}"]
-                job = sweep / f"{num}_{','.join(overrides)}"
+                interval = validations[1] - validations[0] if len(validations) > 1 else validations[0]
+                common = ["trainer.max_steps=2000", f"trainer.val_check_interval={interval}"]
+                job = sweep / f"{num}_{','.join(sorted([*common, *overrides]))}"
                 (job / ".hydra").mkdir(parents=True)
-                (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["trainer.max_steps=2000", *overrides]))
+                (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([*common, *overrides]))
+                (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump({
+                    "seed": seed, "schedule": {"_target_": TARGETS[schedule]},
+                    "optimizer": {"_target_": TARGETS[optimizer], "_partial_": True}}))
                 (job / "run_info.json").write_text("{}")
                 bits = MEANS[schedule, optimizer] + 0.05 * (seed - 1)
                 num += 1
@@ -61,11 +75,13 @@ def fake_sweep(root: Path) -> Path:
                     continue  # cosine: killed, no summary
                 (job / "summary.json").write_text(json.dumps({
                     "status": "finished", "step": 2000, "wall_time_s": 60.0 + seed, "test/nll_bound_bits": bits,
-                    "test/nll_bound_se_bits": 0.02, "val/nll_bound_bits": bits + 0.01, "true_nll_bits": 1.935,
-                    "samples/energy_distance": 0.01 * bits}))
+                    "test/nll_bound_se_bits": 0.025, "val/nll_bound_bits": bits + 0.01,
+                    "val/nll_bound_se_bits": 0.035, "true_nll_bits": (1.935, 1.936, 1.959)[seed],
+                    "samples/energy_distance": 0.002 * bits - 0.006,
+                    "samples/energy_distance_floor": 0.0027 - 0.003 * seed}))
                 steps = range(250, 2001, 250)
                 train = [{"step": s, "train/loss": 1.0, "train/bound_bits": bits + 8 / (1 + s / 100)} for s in steps]
-                val = [{"step": s, "val/nll_bound_bits": bits + 6 * math.exp(-s / 400)} for s in steps]
+                val = [{"step": s, "val/nll_bound_bits": bits + 6 * math.exp(-s / 400)} for s in validations]
                 (job / "curves.json").write_text(json.dumps({"train": train, "val": val}))
                 per_t = [0.01 * bits, *(bits / 40 * (1 + math.exp(-t / 5)) for t in range(1, 41))]
                 (job / "bound_per_t.json").write_text(json.dumps({"t": list(range(41)), "bits": per_t}))
@@ -93,20 +109,27 @@ def report_html(tmp_path_factory) -> Path:
     return sweep / "report.html"
 
 
-@pytest.fixture
-def page(browser, report_html):
-    """The report page, opened from disk in a fresh context; fails on any script error or any request off disk."""
+@contextmanager
+def opened(browser, report: Path, ready: str):
+    """A report page opened from disk in a fresh 1400-px-wide context, once ``ready`` is drawn; fails on any script
+    error or any request off disk."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, offline=True)
     page = context.new_page()
     errors, requests = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("request", lambda request: requests.append(request.url))
-    page.goto(report_html.as_uri())
-    page.wait_for_selector("#curves .main-svg")
+    page.goto(report.as_uri())
+    page.wait_for_selector(ready)
     yield page
     assert errors == [] and all(url.startswith(("file:", "data:")) for url in requests), (errors, requests)
     context.close()
+
+
+@pytest.fixture
+def page(browser, report_html):
+    with opened(browser, report_html, "#curves .main-svg") as page:
+        yield page
 
 
 def group_order(page) -> list[str]:
@@ -145,3 +168,46 @@ def test_grouping_by_fewer_keys_and_filtering(page):
     page.check("#by-optimizer")
     page.fill("#filter", "failed")
     assert group_order(page) == ["schedule=linear, optimizer=sgd"]
+
+
+WIDTHS = """() => { const box = document.querySelector(".table-box");
+    return [document.documentElement.scrollWidth, window.innerWidth, box.scrollWidth, box.clientWidth]; }"""
+
+
+def test_the_page_fits_a_1400_px_window_with_every_job_shown(page):
+    """Neither the page nor the table scrolls sideways, its rows folded or every job shown (long job names, long
+    config differences)."""
+    page_width, window, table, box = page.evaluate(WIDTHS)
+    assert page_width <= window and table <= box, (page_width, window, table, box)
+    page.click("#expand")
+    page_width, window, table, box = page.evaluate(WIDTHS)
+    assert page_width <= window and table <= box, (page_width, window, table, box)
+
+
+NUMBER_CELLS = """tables => tables.flatMap(t => [...t.querySelectorAll(":scope > tbody > tr:not(.detail)")]
+    .map(r => [...r.children].map(c => c.classList.contains("num") ? c.textContent : "")))"""
+
+
+def test_each_column_shows_its_numbers_with_one_number_of_decimals(page):
+    """In the configurations' table and the jobs' tables (the counts "(n = 3)" aside)."""
+    page.click("#expand")
+    for tables in ("#groups", "table.jobs"):
+        for column in zip(*page.eval_on_selector_all(tables, NUMBER_CELLS)):
+            numbers = [n for cell in column for n in re.findall(r"\d+(?:\.\d+)?", re.sub(r"\(n = \d+\)", "", cell))]
+            assert len({len(n.partition(".")[2]) for n in numbers}) <= 1, (tables, column)
+    assert page.locator("table.jobs td.num", has_text="-0.0003").count() and page.get_by_text("1.959").count()
+
+
+def test_the_page_says_why_intervals_overlap_the_true_nll_moves_and_energy_distances_go_below_0(page):
+    notes = " ".join(page.locator("p.note").all_text_contents())
+    assert "overlap can still be a distinguishable paired difference" in notes
+    assert "(1.935 to 1.959 bits) because each seed draws its own data" in notes
+    assert "unbiased" in notes and "below 0" in notes
+
+
+def test_a_single_validation_is_said_in_a_line_not_drawn_as_a_curve(browser, tmp_path):
+    sweep = fake_sweep(tmp_path, validations=range(2000, 2001))
+    assert main([str(sweep)]) == 0
+    with opened(browser, sweep / "report.html", "#per-t .main-svg") as page:
+        assert page.locator("#curves").is_hidden() and page.locator("#curves-help").is_hidden()
+        assert page.get_by_text("Each job validated once (at step 2000)").is_visible()

@@ -19,6 +19,7 @@ from diffusion_lightning.sweeps.report import main
 from diffusion_lightning.sweeps.jobs import read_job
 from diffusion_lightning.sweeps.report.stats import Estimate, t_quantile_975
 from diffusion_lightning.sweeps.report.sweep import Sweep
+from diffusion_lightning.sweeps.report.tables import decimals
 from diffusion_lightning.sweeps.status import FailedJobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +119,7 @@ def test_the_end_of_sweep_check_reads_the_same_statuses(sweep, capsys):
 def test_report_files_and_stdout(sweep, capsys):
     assert main([str(sweep)]) == 0
     out = capsys.readouterr().out
-    assert "| 1 | 1 | finished |" in out and "3 ± 0.1" not in out and "4 ± 0.1" in out
+    assert "| 1 | 1 | finished |" in out and "3.00 ±" not in out and "4.00 ± 0.10" in out
     assert "DivergenceError: non-finite loss at step 3" in out
     for name in ("report.md", "report.csv", "report.json", "report.html", "curves.png", "samples_grid.png",
                  "forward_grid.png", "reverse_grid.png"):
@@ -150,9 +151,9 @@ def test_seeds_are_grouped_into_configurations_with_their_statistics(tmp_path, c
     difference = other["difference_to_best"]
     assert difference["n"] == 3 and difference["mean"] == pytest.approx(0.55) and difference["distinguishable"]
     table = (sweep / "report.md").read_text()
-    assert "| 1 | cosine | 3.05 ± 0.05 (n = 3) | [2.926, 3.174] | best |" in table
-    assert "| 2 | linear | 3.6 ± 0.1 (n = 3) | [3.352, 3.848] | +0.55 ± 0.12 (n = 3) | yes | +0.55 ± 0.12 (n = 3): " \
-        "yes | 1.7 ± 0.1 (n = 3) |" in table
+    assert "| 1 | cosine | 3.050 ± 0.050 (n = 3) | [2.926, 3.174] | best |" in table
+    assert "| 2 | linear | 3.600 ± 0.100 (n = 3) | [3.352, 3.848] | +0.55 ± 0.12 (n = 3) | yes | +0.55 ± 0.12 " \
+        "(n = 3): yes | 1.700 ± 0.100 (n = 3) |" in table
 
 
 def test_each_configuration_is_also_compared_with_the_one_ranked_above(tmp_path):
@@ -167,7 +168,7 @@ def test_each_configuration_is_also_compared_with_the_one_ranked_above(tmp_path)
     step = groups[2]["difference_to_previous"]
     assert step["n"] == 3 and step["mean"] == pytest.approx(0.05) and step["std"] == pytest.approx(0.01)
     assert step["distinguishable"]  # 0.05 ± 0.025, although the three values of b and c overlap
-    assert "| +0.05 ± 0.025 (n = 3): yes |" in (sweep / "report.md").read_text()
+    assert "| +0.050 ± 0.025 (n = 3): yes |" in (sweep / "report.md").read_text()
 
 
 def test_one_run_says_n_1_and_different_seed_counts_show_each_n(tmp_path):
@@ -179,8 +180,8 @@ def test_one_run_says_n_1_and_different_seed_counts_show_each_n(tmp_path):
     assert groups[2]["difference_to_best"] == {"n": 1, "mean": pytest.approx(0.5), "std": None, "ci95": None,
                                                "distinguishable": None}
     table = (sweep / "report.md").read_text()
-    assert "| 3 | linear | 3.5 (n = 1) | — | +0.5 (n = 1) | n = 1: cannot tell | +0.2 (n = 1: cannot tell) |" in table
-    assert "3.1 ± 0.14 (n = 2)" in table and "3.2 ± 0.1 (n = 3)" in table
+    assert "| 3 | linear | 3.50 (n = 1) | — | +0.5 (n = 1) | n = 1: cannot tell | +0.2 (n = 1: cannot tell) |" in table
+    assert "3.10 ± 0.14 (n = 2)" in table and "3.20 ± 0.10 (n = 3)" in table
     assert "| +0.1 ± 2.5 (n = 2) | no |" in table
 
 
@@ -276,3 +277,13 @@ def test_the_report_imports_neither_torch_nor_lightning_nor_private_hydra(tiny_s
     assert "| finished |" in result.stdout and result.stdout.strip().splitlines()[-1] == "[]"
     sources = list((ROOT / "diffusion_lightning" / "sweeps").rglob("*.py"))
     assert len(sources) > 10 and not any("hydra._internal" in path.read_text() for path in sources)
+
+
+def test_a_column_has_the_decimals_its_smallest_spread_or_largest_value_asks_for():
+    assert decimals([0.9251, 1.104]) == 3  # 0.925 beside 1.104, not 0.9251: four digits of the largest value
+    assert decimals([1.935, 1.959]) == 3
+    assert decimals([2.473, 2.311], [0.025, 0.032]) == 3  # 2.473 ± 0.025
+    assert decimals([2.3251], [0.0014]) == 4  # 2.3251 ± 0.0014
+    assert decimals([5.51], [0.27]) == 2 and decimals([3.6], [0.3 - 0.2]) == 2  # 0.1 computed as 0.0999…
+    assert decimals([250.0], [1e-9]) == 3  # a spread asks for at most two decimals past the value's four digits
+    assert decimals([float("nan"), 0.0, None], [0.0, None]) == 3  # nothing to go by

@@ -73,9 +73,19 @@ def per_t(job: Job) -> tuple[list, list] | None:
     return (per_t["t"], per_t["bits"]) if per_t.get("t") and per_t.get("bits") else None
 
 
-def curves_chart(groups: list[Group]) -> dict:
+def validation_steps(jobs: list[Job]) -> list[int]:
+    """The steps at which the finished jobs validated."""
+    return sorted({step for job in jobs if job.status == "finished" and (curve := val_curve(job)) for step in curve[0]})
+
+
+def curves_chart(groups: list[Group]) -> dict | None:
+    """The validation bound against the step from 0, a band per group; None where no group validated more than once
+    (a point per group is no curve: its value is in the jobs' table)."""
     fig = go.Figure()
     lows = banded_lines(fig, groups, val_curve)
+    if not any(len(trace.x) > 1 for trace in fig.data):
+        return None
+    fig.update_xaxes(rangemode="tozero")
     return finish(fig, "Validation bound: mean ± std over each group's finished jobs", "step",
                   "val/nll_bound_bits", lows)
 

@@ -7,21 +7,22 @@ import html
 import io
 import itertools
 import json
-import math
 
 import plotly.io as pio
 from PIL import Image
 from plotly.offline import get_plotlyjs
 
-from . import charts
+from . import charts, notes
 from ..jobs import Job
 from .page_script import SCRIPT, STYLE
-from .sweep import STATUSES, Group, Sweep, finite, gap
-from .tables import (above_cell, counts_cell, difference_cell, estimate_cell, interval_cell, job_cell,
-                     metric_columns, verdict_cell)
+from .sweep import STATUSES, Group, Sweep, finite
+from .tables import (GAP, above_cell, counts_cell, difference_cell, estimate_cell, gap_cell, group_decimals,
+                     interval_cell, job_cell, job_decimals, metric_columns, verdict_cell)
 
 IMAGE_KINDS = [("samples", "Samples"), ("forward_process", "Forward process q(x_t)"),
                ("reverse_process", "Reverse process p(x_t)")]
+COLUMN_KINDS = {"label": "name", "estimate": "num", "interval": "num", "difference": "num", "above": "num",
+                "gap": "num", "counts": "wrap"}  # how a cell lays out: names wrap at commas, numbers align right
 MAX_GROUPING_KEYS = 6  # beyond this, only the configuration, each key alone and all jobs together are offered
 
 
@@ -57,12 +58,15 @@ def groupings(keys: list[str]) -> list[list[str]]:
     return [[k for k, keep in zip(keys, mask) if keep] for mask in itertools.product([True, False], repeat=len(keys))]
 
 
-def group_row(group: Group, best: Group, rank: int, index: dict[int, int], images: dict) -> dict:
-    """A group's table row: its cells as text, the values it sorts by, its jobs and the job whose images it shows."""
+def group_row(group: Group, best: Group, rank: int, places: dict[str, int], index: dict[int, int],
+              images: dict) -> dict:
+    """A group's table row: its cells as text (``places``: each column's decimals), the values it sorts by, its jobs
+    and the job whose images it shows."""
     statuses = [job.status for job in group.jobs]
-    cells = {"rank": str(rank), "label": group.label, "estimate": estimate_cell(group.estimate),
-             "interval": interval_cell(group.estimate), "difference": difference_cell(group, best),
-             "verdict": verdict_cell(group), "above": above_cell(group), "gap": estimate_cell(group.gap),
+    cells = {"rank": str(rank), "label": group.label, "estimate": estimate_cell(group.estimate, places["estimate"]),
+             "interval": interval_cell(group.estimate, places["estimate"]),
+             "difference": difference_cell(group, best, places["difference"]), "verdict": verdict_cell(group),
+             "above": above_cell(group, places["above"]), "gap": estimate_cell(group.gap, places[GAP]),
              "counts": counts_cell(group)}
     d, above = group.difference, group.difference_above
     sort = {"rank": rank, "label": group.label, "estimate": finite(group.estimate.mean),
@@ -87,16 +91,18 @@ def page_data(sweep: Sweep) -> dict:
         if job:
             images[index[id(job)]] = {kind: thumbnail(path) for kind, _ in IMAGE_KINDS if (path := job.figure(kind))}
     columns = metric_columns(sweep)
-    jobs = [{"name": job.name, "status": job.status, "value": job_cell(job, sweep.metric),
+    d = job_decimals(sweep, columns)
+    jobs = [{"name": job.name, "status": job.status, "value": job_cell(job, sweep.metric, d[sweep.metric]),
              "cells": [job.name, job.status, *(job.config.get(k, "") for k in sweep.keys),
-                       *(job_cell(job, c) for c in columns),
-                       "" if math.isnan(g := gap(job, sweep.metric)) else f"{g:.4g}", job.note,
+                       *(job_cell(job, c, d[c]) for c in columns), gap_cell(job, sweep.metric, d[GAP]), job.note,
                        config_difference(job, sweep.best_job)]}
             for job in sweep.jobs]
     views = {}
     for keys in groupings(sweep.group_keys):
         groups = sweep.groups(keys)
-        views["|".join(keys)] = {"rows": [group_row(g, groups[0], i, index, images) for i, g in enumerate(groups, 1)],
+        places = group_decimals(groups)
+        views["|".join(keys)] = {"rows": [group_row(g, groups[0], i, places, index, images)
+                                          for i, g in enumerate(groups, 1)],
                                  "curves": charts.curves_chart(groups), "perT": charts.per_t_chart(groups)}
     with_gap = any(row["sort"]["gap"] is not None for row in views["|".join(sweep.group_keys)]["rows"])
     group_columns = [("rank", "#"), ("label", "group"), ("estimate", f"{sweep.metric} mean ± std (n)"),
@@ -104,10 +110,11 @@ def page_data(sweep: Sweep) -> dict:
                      ("verdict", "distinguishable"), ("above", "Δ to the rank above"),
                      *([("gap", "gap to true NLL")] if with_gap else []),
                      ("counts", "not finished")]
+    job_columns = [("job", "name"), ("status", ""), *((k, "") for k in sweep.keys), *((c, "num") for c in columns),
+                   ("gap", "num"), ("error or note", "text"), ("differs from the best job in", "text")]
     return {"metric": sweep.metric, "groupKeys": sweep.group_keys, "groupings": views, "jobs": jobs,
-            "groupColumns": [{"key": k, "label": label} for k, label in group_columns],
-            "jobColumns": ["job", "status", *sweep.keys, *columns, "gap", "error or note",
-                           "differs from the best job in"],
+            "groupColumns": [{"key": k, "label": label, "kind": COLUMN_KINDS.get(k, "")} for k, label in group_columns],
+            "jobColumns": [{"label": label, "kind": kind} for label, kind in job_columns],
             "parallel": charts.parallel_chart(sweep), "images": images, "imageKinds": IMAGE_KINDS,
             "template": pio.templates[charts.TEMPLATE].to_plotly_json()}
 
@@ -131,9 +138,10 @@ other swept key (the seeds, for configurations), mean ± 95% half-width; disting
 <label>Filter: <input id="filter" type="search" placeholder="e.g. cosine failed"></label>
 <button id="expand">expand all</button><button id="collapse">collapse all</button>
 <span class="muted"><span id="group-count"></span> groups; click a header to sort</span></div>
-<table id="groups"></table>
-<h2>Validation bound</h2><p class="muted">Click a legend entry to hide or show a group (its band too).</p>
-<div id="curves" class="chart"></div><p id="curves-none" class="muted" hidden>No job left validation curves.</p>
+<div class="table-box"><table id="groups"></table></div>
+{''.join(notes.notes(sweep))}
+<h2>Validation bound</h2><p id="curves-help" class="muted">Click a legend entry to hide or show a group (its band too).</p>
+<div id="curves" class="chart"></div><p id="curves-none" class="muted" hidden>{esc(notes.no_curves(sweep))}</p>
 <h2>Bound paid per t</h2>
 <div id="per-t" class="chart"></div><p id="per-t-none" class="muted" hidden>No job wrote bound_per_t.json.</p>
 <h2>Parallel coordinates</h2><p class="muted">Each finished job, from its swept values to

@@ -7,12 +7,16 @@ h2 { margin-top: 1.6em; font-size: 1.2em; }
 code { background: #f5f5f5; padding: 0 0.2em; }
 .controls { display: flex; flex-wrap: wrap; gap: 1.2em; align-items: center; margin: 0.8em 0; }
 .controls label { white-space: nowrap; }
-table { border-collapse: collapse; font-size: 0.85em; }
+.table-box { max-width: 100%; overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.85em; font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; white-space: nowrap; vertical-align: top; }
-th { background: #f2f2f2; }
+th { background: #f2f2f2; white-space: normal; }
+td.num { text-align: right; white-space: normal; } td.num > span { white-space: nowrap; }
+td.name, td.wrap { white-space: normal; } td.name { min-width: 7em; }
+td.text { white-space: normal; min-width: 9em; overflow-wrap: anywhere; }
+p.note { max-width: 75em; }
 #groups > thead th.sortable { cursor: pointer; }
 #groups > thead th.asc::after { content: " ▲"; } #groups > thead th.desc::after { content: " ▼"; }
-td.wrap { white-space: normal; min-width: 16em; max-width: 36em; }
 tr.failed > td, tr.interrupted > td, tr.unreadable > td { background: #fde8e8; }
 tr.missing > td { background: #f3f3f3; color: #777; }
 tr.detail > td { background: #fafafa; padding: 0.4em 0.4em 0.8em 2.5em; }
@@ -43,6 +47,19 @@ function h(tag, props, ...children) {
 
 const grouping = () => D.groupings[state.grouping];
 
+function breakable(text) {  // the text, with a place to wrap after each comma, slash and underscore
+  return h("span", {}, ...String(text).split(/(?<=[,/_])/).flatMap((part, i) => i ? [h("wbr"), part] : [part]));
+}
+
+function numbers(text) {  // "2.148 ± 0.027 (n = 3)": the number and its spread stay together, "(n = 3)" may wrap
+  return String(text).split(/ (?=\()/).flatMap((part, i) => i ? [" ", h("span", {}, part)] : [h("span", {}, part)]);
+}
+
+function cell(tag, kind, text) {
+  const content = kind === "name" || tag === "th" ? [breakable(text)] : kind === "num" ? numbers(text) : [text];
+  return h(tag, kind ? {class: kind} : {}, ...content);
+}
+
 function visibleRows() {
   const terms = state.filter.toLowerCase().split(/\s+/).filter(Boolean);
   const rows = grouping().rows.filter(r => terms.every(t => r.search.includes(t)));
@@ -62,11 +79,11 @@ function sortBy(key) {
 }
 
 function jobTable(row) {
-  const head = h("tr", {}, ...D.jobColumns.map(c => h("th", {}, c)));
+  const head = h("tr", {}, ...D.jobColumns.map(c => cell("th", "", c.label)));
   const body = row.jobs.map(i => {
-    const job = D.jobs[i], last = job.cells.length - 2;
+    const job = D.jobs[i];
     return h("tr", {class: "job " + job.status, "data-job": job.name},
-             ...job.cells.map((c, k) => h("td", k >= last ? {class: "wrap"} : {}, c)));
+             ...job.cells.map((c, k) => cell("td", D.jobColumns[k].kind, c)));
   });
   return h("table", {class: "jobs"}, h("thead", {}, head), h("tbody", {}, ...body));
 }
@@ -80,7 +97,7 @@ function renderTable() {
   const head = h("tr", {}, h("th", {}, ""), h("th", {title: "show its images below"}, "images"),
     ...D.groupColumns.map(c => h("th", {"data-key": c.key,
       class: "sortable" + (c.key === state.sort ? (state.dir > 0 ? " asc" : " desc") : ""),
-      onclick: () => sortBy(c.key)}, c.label)));
+      onclick: () => sortBy(c.key)}, breakable(c.label))));
   const body = [];
   for (const row of visibleRows()) {
     const open = state.open.has(row.label);
@@ -89,7 +106,7 @@ function renderTable() {
                                onclick: () => toggle(state.open, row.label, renderTable)}, open ? "▾" : "▸")),
       h("td", {}, row.imageJob === null ? "" : h("input", {type: "checkbox", checked: state.images.has(row.label),
         onchange: () => toggle(state.images, row.label, renderImages)})),
-      ...D.groupColumns.map(c => h("td", c.key === "counts" ? {class: "wrap"} : {}, row.cells[c.key]))));
+      ...D.groupColumns.map(c => cell("td", c.kind, row.cells[c.key]))));
     if (open) body.push(h("tr", {class: "detail"}, h("td", {colspan: D.groupColumns.length + 2}, jobTable(row))));
   }
   document.getElementById("groups").replaceChildren(h("thead", {}, head), h("tbody", {}, ...body));
@@ -98,6 +115,8 @@ function renderTable() {
 function draw(id, figure) {
   const div = document.getElementById(id);
   document.getElementById(id + "-none").hidden = Boolean(figure);
+  const help = document.getElementById(id + "-help");  // how to use the chart, where there is one
+  if (help) help.hidden = !figure;
   div.hidden = !figure;
   if (figure) Plotly.react(div, figure.data, Object.assign({template: D.template}, figure.layout), PLOT_CONFIG);
 }

@@ -1,39 +1,74 @@
 """The report's tables: per configuration (mean ± std over seeds, 95% interval, paired difference to the best, gap
 to the true NLL) and per job (overrides, final metrics, status and error), as Markdown and CSV; the page shows the
-same cells."""
+same cells. Each column shows its numbers with one number of decimals, set by how precise the column is."""
 
 import csv
 import math
+import statistics
 from pathlib import Path
 
 from ..jobs import Job
 from .stats import Estimate
 from .sweep import SORT_METRICS, STATUSES, Group, Sweep, gap
 
+SPREAD_DIGITS = 2  # significant digits of a column's smallest spread (std, standard error, 95% half-width, floor)
+VALUE_DIGITS = 4  # significant digits of a column's largest value, where no spread says how precise it is
+COUNTS = ("step", "wall_time_s")  # whole numbers
+GAP = "gap"
 
-def estimate_cell(e: Estimate) -> str:
-    """``mean ± std (n = k)``; a single run shows its value and says n = 1."""
+
+def decimals(values: list[float | None], spreads: list[float | None] = ()) -> int:
+    """The decimals of one column, the same in every row: two significant digits of its smallest spread, or four of
+    its largest value where it has none (a spread never asks for more than two decimals past those four)."""
+    values = [abs(v) for v in values if v is not None and math.isfinite(v) and v != 0]
+    spreads = [abs(s) for s in spreads if s is not None and math.isfinite(s) and s != 0]
+    base = max(0, VALUE_DIGITS - 1 - magnitude(max(values))) if values else VALUE_DIGITS - 1
+    if not spreads:
+        return base
+    return min(max(0, SPREAD_DIGITS - 1 - magnitude(min(spreads))), base + 2)
+
+
+def magnitude(x: float) -> int:
+    """The power of ten of x's first digit, 0.1 computed as 0.09999… included (-1)."""
+    return math.floor(math.log10(x) + 1e-9)
+
+
+def group_decimals(groups: list[Group]) -> dict[str, int]:
+    """Decimals of the configuration table's columns: the estimate (its interval too) and the gap by their stds, the
+    paired differences by their 95% half-widths."""
+
+    def column(estimates: list[Estimate | None], spread: str) -> int:
+        shown = [e for e in estimates if e is not None and e.n]
+        return decimals([e.mean for e in shown], [getattr(e, spread) for e in shown])
+
+    return {"estimate": column([g.estimate for g in groups], "std"), GAP: column([g.gap for g in groups], "std"),
+            "difference": column([g.difference for g in groups], "ci95"),
+            "above": column([g.difference_above for g in groups], "ci95")}
+
+
+def estimate_cell(e: Estimate, d: int) -> str:
+    """``mean ± std (n = k)`` with ``d`` decimals; a single run shows its value and says n = 1."""
     if e.n == 0:
         return "—"
-    return f"{e.mean:.4g} (n = 1)" if e.n == 1 else f"{e.mean:.4g} ± {e.std:.2g} (n = {e.n})"
+    return f"{e.mean:.{d}f} (n = 1)" if e.n == 1 else f"{e.mean:.{d}f} ± {e.std:.{d}f} (n = {e.n})"
 
 
-def interval_cell(e: Estimate) -> str:
-    return "—" if e.ci95 is None else f"[{e.mean - e.ci95:.4g}, {e.mean + e.ci95:.4g}]"
+def interval_cell(e: Estimate, d: int) -> str:
+    return "—" if e.ci95 is None else f"[{e.mean - e.ci95:.{d}f}, {e.mean + e.ci95:.{d}f}]"
 
 
-def paired_text(d: Estimate) -> str:
+def paired_text(diff: Estimate, d: int) -> str:
     """A paired difference over n ≥ 2 seeds: ``+mean ± 95% half-width (n = k)``."""
-    return f"{d.mean:+.3g} ± {d.ci95:.2g} (n = {d.n})"
+    return f"{diff.mean:+.{d}f} ± {diff.ci95:.{d}f} (n = {diff.n})"
 
 
-def difference_cell(group: Group, best: Group) -> str:
-    d = group.difference
+def difference_cell(group: Group, best: Group, d: int) -> str:
+    diff = group.difference
     if group is best:
-        return "best" if d is None and group.estimate.n else "—"
-    if d is None or d.n == 0:
-        return "—" if d is None else "no shared seeds"
-    return f"{d.mean:+.3g} (n = 1)" if d.n == 1 else paired_text(d)
+        return "best" if diff is None and group.estimate.n else "—"
+    if diff is None or diff.n == 0:
+        return "—" if diff is None else "no shared seeds"
+    return f"{diff.mean:+.{d}f} (n = 1)" if diff.n == 1 else paired_text(diff, d)
 
 
 def verdict(d: Estimate) -> str:
@@ -48,12 +83,12 @@ def verdict_cell(group: Group) -> str:
     return "n = 1: cannot tell" if d.n == 1 else verdict(d)
 
 
-def above_cell(group: Group) -> str:
+def above_cell(group: Group, d: int) -> str:
     """The paired difference to the configuration ranked just above, and whether it tells them apart."""
-    d = group.difference_above
-    if d is None or d.n == 0:
-        return "" if d is None else "no shared seeds"
-    return f"{d.mean:+.3g} (n = 1: cannot tell)" if d.n == 1 else f"{paired_text(d)}: {verdict(d)}"
+    diff = group.difference_above
+    if diff is None or diff.n == 0:
+        return "" if diff is None else "no shared seeds"
+    return f"{diff.mean:+.{d}f} (n = 1: cannot tell)" if diff.n == 1 else f"{paired_text(diff, d)}: {verdict(diff)}"
 
 
 def counts_cell(group: Group) -> str:
@@ -63,14 +98,16 @@ def counts_cell(group: Group) -> str:
 def group_rows(sweep: Sweep, groups: list[Group]) -> list[list[str]]:
     """Header and one row per group, best first."""
     with_gap = any(g.gap.n for g in groups)
+    d = group_decimals(groups)
     header = ["rank", *groups[0].config, f"{sweep.metric} mean ± std (n)", "95% interval",
               "Δ to best (paired, ± 95%)", "distinguishable", "Δ to the rank above: distinguishable",
               *(["gap to true NLL"] if with_gap else []), "not finished"]
     rows = [header]
     for i, group in enumerate(groups, 1):
-        rows.append([str(i), *group.config.values(), estimate_cell(group.estimate), interval_cell(group.estimate),
-                     difference_cell(group, groups[0]), verdict_cell(group), above_cell(group),
-                     *([estimate_cell(group.gap)] if with_gap else []), counts_cell(group)])
+        rows.append([str(i), *group.config.values(), estimate_cell(group.estimate, d["estimate"]),
+                     interval_cell(group.estimate, d["estimate"]), difference_cell(group, groups[0], d["difference"]),
+                     verdict_cell(group), above_cell(group, d["above"]),
+                     *([estimate_cell(group.gap, d[GAP])] if with_gap else []), counts_cell(group)])
     return rows
 
 
@@ -79,27 +116,58 @@ def metric_columns(sweep: Sweep) -> list[str]:
     (standard errors are shown beside their bound; per-batch ``train/*`` values are left to the CSV)."""
     present = {k for job in sweep.jobs for k, v in job.summary.items() if isinstance(v, (int, float))}
     wanted = [sweep.metric, *SORT_METRICS, "true_nll_bits", *sorted(k for k in present if k.startswith("samples/")),
-              "step", "wall_time_s"]
+              *COUNTS]
     return [k for i, k in enumerate(wanted) if k in present and k not in wanted[:i]]
 
 
-def job_cell(job: Job, metric: str) -> str:
+def standard_error(metric: str) -> str | None:
+    """The summary key of a bound's standard error (None for other metrics)."""
+    return metric.replace("_bits", "_se_bits") if metric.endswith("nll_bound_bits") else None
+
+
+def job_decimals(sweep: Sweep, columns: list[str]) -> dict[str, int]:
+    """Decimals of the job table's columns: one for every column in bits (bounds, true NLL, gap), from the bounds and
+    their standard errors; a sample score its own, from its values and the size of its noise floor (``<score>_floor``,
+    each job's one draw of the score's chance spread: their root mean square) where it has one; none for steps and
+    seconds."""
+
+    def values(key: str | None) -> list[float]:
+        return [job.value(key) for job in sweep.jobs] if key else []
+
+    bits = [c for c in columns if c.endswith("_bits")]
+    bounds = [c for c in bits if standard_error(c)] or bits
+    d_bits = decimals([v for c in bounds for v in values(c)], [v for c in bounds for v in values(standard_error(c))])
+    out = {**{c: d_bits for c in bits}, GAP: d_bits, **{c: 0 for c in COUNTS}}
+    for c in columns:
+        if c not in out:
+            score = c.removesuffix("_floor")
+            floors = [f for f in values(f"{score}_floor") if math.isfinite(f)]
+            size = [math.sqrt(statistics.fmean(f * f for f in floors))] if floors else []
+            out[c] = decimals(values(score) + floors, size)
+    return out
+
+
+def job_cell(job: Job, metric: str, d: int) -> str:
     v = job.value(metric)
     if math.isnan(v):
         return "—" if metric not in job.summary else "nan"
-    if metric in ("step", "wall_time_s"):
-        return f"{v:.0f}"
-    se = job.value(metric.replace("_bits", "_se_bits"))
-    return f"{v:.4g} ± {se:.2g}" if metric.endswith("nll_bound_bits") and not math.isnan(se) else f"{v:.4g}"
+    se = job.value(standard_error(metric)) if standard_error(metric) else math.nan
+    return f"{v:.{d}f}" if math.isnan(se) else f"{v:.{d}f} ± {se:.{d}f}"
+
+
+def gap_cell(job: Job, metric: str, d: int) -> str:
+    return "" if math.isnan(g := gap(job, metric)) else f"{g:.{d}f}"
 
 
 def job_rows(sweep: Sweep) -> list[list[str]]:
     """Header and one row per job, best first: rank, number, status, swept values, metrics, error or why none."""
-    header = ["rank", "job", "status", *sweep.keys, *metric_columns(sweep), "note"]
+    columns = metric_columns(sweep)
+    d = job_decimals(sweep, columns)
+    header = ["rank", "job", "status", *sweep.keys, *columns, "note"]
     rows = [header]
     for i, job in enumerate(sweep.jobs, 1):
         rows.append([str(i), str(job.num), job.status, *(job.config.get(k, "") for k in sweep.keys),
-                     *(job_cell(job, m) for m in header[3 + len(sweep.keys):-1]), " ".join(job.note.split())[:160]])
+                     *(job_cell(job, m, d[m]) for m in columns), " ".join(job.note.split())[:160]])
     return rows
 
 
