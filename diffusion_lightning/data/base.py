@@ -40,6 +40,10 @@ class InMemoryDataModule(L.LightningDataModule):
             return
         self.splits = self.make_splits()
 
+    def describe(self) -> dict:
+        """What the splits are made of, for ``run_info.json``: here the seed that drew them and their sizes."""
+        return {"seed": self.seed, "rows": {split: len(x) for split, x in self.splits.items()}}
+
     def train_dataloader(self) -> TrainingBatches:
         """Shuffled batches, ``steps_per_batch`` at a time, positioned by the trainer's global step; under DDP each
         rank takes its own share."""
