@@ -46,10 +46,14 @@ class DataFiles:
         splits = {split: rows[i] for split, i in index.items()}
         for split in HELD_OUT:
             if split not in index:
-                splits[split] = reader(Path(self.paths[split]), f"data.{split}_file")
-                if len(splits[split]) < MIN_ROWS:
-                    raise ConfigError(f"{self.paths[split]}: only {len(splits[split])} row; data.{split}_file needs "
-                                      f"≥ {MIN_ROWS} (a standard error needs two)")
+                path = self.paths[split]
+                splits[split] = x = reader(Path(path), f"data.{split}_file")
+                if len(x) < MIN_ROWS:
+                    raise ConfigError(f"{path}: only {len(x)} row; data.{split}_file needs ≥ {MIN_ROWS} (a standard "
+                                      "error needs two)")
+                if x.shape[1:] != rows.shape[1:]:
+                    raise ConfigError(f"{path}: rows of {x.shape[1]} values, but data.train_file's rows have "
+                                      f"{rows.shape[1]}; every file must have as many")
         self.rows = {split: len(splits[split]) for split in ("train", *HELD_OUT)}
         if self.fractions:
             log.info(", ".join(f"{self.rows[s]} for {s} (data.{s}_fraction={f})" for s, f in self.fractions.items())
