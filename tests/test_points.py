@@ -126,6 +126,8 @@ def test_a_run_on_points_reports_bits_in_the_files_units_and_no_true_nll(make_cf
     info = json.loads((tmp_path / "run_info.json").read_text())["data"]
     assert info["rows"] == {"train": 480, "val": 60, "test": 60} and info["standardisation"]["log_det_bits"] > 7
     assert {p.name for p in (tmp_path / "figures").iterdir()} >= {"samples.png", "forward_process.png"}
+    points = np.load(tmp_path / "figures" / "samples.npz")  # the samples figure's points, in the file's units
+    assert points["samples"].shape == (64, 2) and np.abs(points["data"].mean(0) - MEAN).max() < 3 * STD.max() / 8
 
 
 def test_points_of_three_coordinates_train_and_say_which_figures_they_skip(make_cfg, tmp_path, caplog):

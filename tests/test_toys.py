@@ -148,3 +148,27 @@ def test_a_mixture_in_three_dimensions_trains_and_reports_its_gap(make_cfg, tmp_
     assert s["status"] == "finished" and s["test/gap_bits"] == pytest.approx(s["test/nll_bound_bits"]
                                                                             - s["test/true_nll_bits"])
     assert any("the data has 3 coordinates" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+def test_the_toy_suite_sweeps_reports_by_gap_and_draws_its_picture(tmp_path):
+    """sweep=toy_suite narrowed to two toys and a few steps: every job finishes, the report ranks by the gap, and
+    docs/scripts/pictures.py draws one row per toy from the jobs' samples.npz."""
+    import importlib.util
+
+    from tests.conftest import ROOT, run_sweep
+
+    sweep_dir = tmp_path / "toy_suite"
+    result = run_sweep(sweep_dir, "sweep=toy_suite", "data.name=moons,rings", "trainer.max_steps=50",
+                       "trainer.val_check_interval=50", "data.n_train=5000", "data.n_val=500", "data.n_test=500",
+                       "callbacks.sample_metrics.n_samples=200", "callbacks.figures.n_samples=200", "logger=none")
+    assert result.returncode == 0, result.stderr[-2000:]
+    from diffusion_lightning.sweeps.report.sweep import Sweep
+
+    sweep = Sweep.read(sweep_dir)
+    assert sweep.metric == "test/gap_bits" and len(sweep.groups()) == 4
+    spec = importlib.util.spec_from_file_location("pictures", ROOT / "docs" / "scripts" / "pictures.py")
+    pictures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pictures)
+    pictures.toy_suite_picture(sweep_dir, tmp_path / "toy_suite.png")
+    assert (tmp_path / "toy_suite.png").stat().st_size > 10_000

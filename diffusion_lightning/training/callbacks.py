@@ -3,10 +3,12 @@
 import hashlib
 import logging
 import math
+import os
 from pathlib import Path
 
 import lightning as L
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
@@ -132,7 +134,10 @@ class Figures(L.Callback):
         if not trainer.is_global_zero:
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        for name, fig in self.figures(trainer, pl_module).items():
+        figures = self.figures(trainer, pl_module)
+        if "samples" in figures:
+            self.save_points(trainer.datamodule, pl_module)
+        for name, fig in figures.items():
             path = self.dirpath / f"{name}.png"
             fig.savefig(path, dpi=110)
             for logger in trainer.loggers:
@@ -141,6 +146,16 @@ class Figures(L.Callback):
                 elif isinstance(logger, TensorBoardLogger):
                     logger.experiment.add_figure(f"figures/{name}", fig, trainer.global_step)
             plt.close(fig)
+
+
+    def save_points(self, dm, pl_module) -> None:
+        """``samples.npz``: the samples figure's points, ``samples`` and the held-out ``data``, in the data's units,
+        for pictures drawn from several runs (docs/scripts/pictures.py); written whole or not at all."""
+        samples, _ = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed)  # the figures' draw, kept
+        data = dm.splits["val"][: self.n_samples]
+        tmp = self.dirpath / "samples.tmp.npz"
+        np.savez(tmp, samples=dm.to_data(samples).cpu().numpy(), data=dm.to_data(data).cpu().numpy())
+        os.replace(tmp, self.dirpath / "samples.npz")
 
 
 class StepProgressBar(TQDMProgressBar):
