@@ -81,7 +81,7 @@ def run(cfg: DictConfig) -> float | None:
     ``summary.json`` is written at the end whatever happens, with ``status`` finished, failed or interrupted."""
     out = Path(cfg.paths.output_dir)
     first_rank = rank_zero_only.rank == 0
-    info = run_info()
+    info = run_info() if first_rank else {}
     if first_rank:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / RUN_INFO, info)
