@@ -109,8 +109,9 @@ def test_heartbeat_paper_follows_the_paper(make_cfg):
 def test_a_small_file_and_a_small_split_train(make_cfg, tmp_path):
     """Fewer training rows than a batch: drawn with replacement, no flag needed (the user's file has 30 lines)."""
     rows = ["".join("1" if i % 4 == phase else "0" for i in range(8)) for phase in range(4)]
-    (tmp_path / "train.txt").write_text("\n".join(rows[:3]) + "\n")
-    train(make_cfg, tmp_path, "data=heartbeat", f"data.train_file={tmp_path / 'train.txt'}", "data.period=null")
+    (tmp_path / "train.txt").write_text("\n".join(rows[:3] * 4) + "\n")  # 12 lines: 8 train, 2 val, 2 test
+    train(make_cfg, tmp_path, "data=heartbeat", f"data.train_file={tmp_path / 'train.txt'}", "data.period=null",
+          "data.val_fraction=0.2", "data.test_fraction=0.2")
     train(make_cfg, tmp_path, "data.n_train=100", "data.batch_size=512")
 
 

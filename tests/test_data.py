@@ -90,7 +90,8 @@ def test_files_in_the_users_format(tmp_path):
     dm = HeartbeatDataModule(train_file=write(tmp_path, "train.txt", "\n".join(rows[:30]) + "\n"),
                              val_file=write(tmp_path, "val.txt", "\n".join(rows[30:])), period=None, batch_size=8)
     dm.setup()
-    assert dm.splits["train"].shape == (30, 64) and dm.splits["val"].shape == (2, 64)
+    assert dm.splits["train"].shape == (27, 64) and dm.splits["val"].shape == (2, 64)  # 3 lines held out for test
+    assert dm.splits["test"].shape == (3, 64)
     assert dm.shape == (64,) and dm.period == 32 and dm.true_nll_bits("val") is None
     metrics = dm.sample_metrics(dm.splits["val"], "val")
     assert metrics["val_fraction"] == 1.0 and metrics["valid_fraction"] == 1.0
@@ -107,6 +108,26 @@ def test_malformed_files_are_refused_with_file_and_line(tmp_path, text, message)
     with pytest.raises(ValueError, match=message) as info:
         HeartbeatDataModule(train_file=path, batch_size=1).setup()
     assert "bad.txt" in str(info.value)
+
+
+def test_held_out_rows_are_disjoint_seeded_and_refused_when_too_few():
+    from diffusion_lightning.data.files import DataFiles
+
+    files = DataFiles("rows.txt", val_fraction=0.2, test_fraction=0.1, split_seed=3)
+    index = files.hold_out(50)
+    assert {s: len(i) for s, i in index.items()} == {"val": 10, "test": 5, "train": 35}
+    assert sorted(torch.cat(list(index.values())).tolist()) == list(range(50))  # disjoint, and every row
+    assert index["test"].equal(DataFiles("rows.txt", val_fraction=0.2, test_fraction=0.1, split_seed=3).hold_out(50)["test"])
+    assert not index["test"].equal(DataFiles("rows.txt", val_fraction=0.2, test_fraction=0.1, split_seed=4).hold_out(50)["test"])
+    assert set(DataFiles("rows.txt", val_file="v.txt").hold_out(50)) == {"test", "train"}  # val from its file
+    with pytest.raises(ValueError, match=r"rows.txt: 12 rows, too few to split: data.test_fraction=0.1 holds out 1, "
+                                         r"and every split needs ≥ 2; give more rows, raise data.test_fraction"):
+        files.hold_out(12)
+    with pytest.raises(ValueError, match=r"data.val_fraction=1.5 must lie strictly between 0 and 1"):
+        DataFiles("rows.txt", val_fraction=1.5)
+    with pytest.raises(ValueError, match=r"data.val_fraction \+ data.test_fraction = 1 leaves no training rows"):
+        DataFiles("rows.txt", val_fraction=0.5, test_fraction=0.5)
+    DataFiles("rows.txt", val_file="v.txt", test_file="t.txt", val_fraction=7)  # unused shares are not checked
 
 
 def test_missing_file_is_named(tmp_path):

@@ -4,7 +4,9 @@ overridable), and experiment=heartbeat_files is the same run."""
 
 import json
 
+import numpy as np
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from diffusion_lightning.training.run import build, run
@@ -45,6 +47,38 @@ def test_a_file_of_30_lines_trains_and_its_period_is_its_own(make_cfg, tmp_path,
     assert 0 <= s["samples/valid_fraction"] <= 1  # scored against period 32
     curves = json.loads((tmp_path / "curves.json").read_text())
     assert curves["val"] and not any(k.startswith("samples/") for v in curves["val"] for k in v)  # val_samples=0
+
+
+def test_a_single_file_holds_out_its_validation_and_test_lines(make_cfg, tmp_path):
+    """With data.train_file alone, validation and test lines are held out of the file by seeded shares (recorded in
+    run_info.json), and the test bound is over lines that training never saw; the split is the same for any run seed,
+    so that runs pair point by point."""
+    rows = torch.randint(2, (60, 24), generator=torch.Generator().manual_seed(0))
+    lines = sorted({"".join(map(str, row.tolist())) for row in rows})  # 60 distinct lines (of 2^24)
+    assert len(lines) == 60
+    (tmp_path / "one.txt").write_text("\n".join(lines) + "\n")
+    cfg = make_cfg("data=heartbeat", f"data.train_file={tmp_path / 'one.txt'}", *QUICK,
+                   "callbacks.sample_metrics.val_samples=0")
+    datamodule, _, _ = build(cfg)
+    split = {s: ["".join(str(int(b)) for b in row) for row in x] for s, x in datamodule.splits.items()}
+    assert not set(split["test"]) & set(split["train"]) and not set(split["val"]) & set(split["train"])
+    assert {s: len(v) for s, v in split.items()} == {"train": 48, "val": 6, "test": 6}
+    assert not set(split["test"]) & set(split["val"]) and sorted(sum(split.values(), [])) == lines
+    other, _, _ = build(make_cfg("data=heartbeat", f"data.train_file={tmp_path / 'one.txt'}", "seed=1"))
+    assert other.splits["test"].equal(datamodule.splits["test"])
+    run(cfg)
+    info = json.loads((tmp_path / "run_info.json").read_text())["data"]
+    assert info["held_out_fractions"] == {"val": 0.1, "test": 0.1} and info["split_seed"] == 0
+    assert info["rows"] == {"train": 48, "val": 6, "test": 6}
+    assert len(np.load(tmp_path / "bound_per_point.npz")["bits"]) == 6
+
+
+def test_a_validation_file_alone_still_holds_the_test_lines_out_of_training(make_cfg, files):
+    """The user's two files: the validation file is read, and the test lines are held out of the training file."""
+    datamodule, _, _ = build(make_cfg("data=heartbeat", *files))
+    assert [len(datamodule.splits[s]) for s in ("train", "val", "test")] == [27, 2, 3]
+    train = {tuple(row.tolist()) for row in datamodule.splits["train"]}
+    assert not train & {tuple(row.tolist()) for row in datamodule.splits["test"]}
 
 
 @pytest.mark.slow

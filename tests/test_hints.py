@@ -12,9 +12,9 @@ from .conftest import ROOT
 
 GROUPS = "process|data|model|loss|loss/t_sampler|schedule|optimizer|lr_scheduler|trainer|callbacks|logger|experiment"
 HINT = re.compile(rf"(?<![\w./{{-])(\+?(?:{GROUPS})(?:\.\w+)*|T|seed|steps_per_batch|ema_decay)=([\w.+-]+)(?![\w{{])")
-# a hint is given where it applies: binary data (process.prior), the continuous process (γ ends), hybrid (λ), a
-# learned schedule (its own keys)
-CONTEXTS = ([], ["data=heartbeat"], ["process=gaussian_continuous"], ["loss=hybrid"], ["schedule=learned"])
+# a hint is given where it applies: binary data (process.prior), the toy suite (data.name, data.dim), the continuous
+# process (γ ends), hybrid (λ), a learned schedule (its own keys)
+CONTEXTS = ([], ["data=heartbeat"], ["data=toy"], ["process=gaussian_continuous"], ["loss=hybrid"], ["schedule=learned"])
 
 
 def strings(path) -> list[str]:

@@ -156,6 +156,29 @@ def test_seeds_are_grouped_into_configurations_with_their_statistics(tmp_path, c
         "(n = 3): yes | 1.700 ± 0.100 (n = 3) |" in table
 
 
+def test_a_sweep_over_data_is_ranked_by_its_gap_not_its_bound(tmp_path, capsys):
+    """sweep=toy_suite's shape: the toy is a swept key, so bounds are on different data; the report ranks by the gap
+    bound − true NLL (its mean ± std over seeds and its paired differences), and shows the bound and the true NLL."""
+    sweep = tmp_path / "toys"
+    runs = {"moons": (2.4, [2.9, 3.0]), "8gaussians": (2.0, [2.8, 2.9])}  # moons: higher bound, smaller gap
+    for num, (toy, seed) in enumerate((t, s) for t in runs for s in (0, 1)):
+        truth, bounds = runs[toy]
+        make_job(sweep, num, [f"data.name={toy}", f"seed={seed}"], {
+            "status": "finished", "test/nll_bound_bits": bounds[seed], "test/true_nll_bits": truth,
+            "true_nll_bits": truth, "test/gap_bits": bounds[seed] - truth})
+    assert main([str(sweep)]) == 0
+    report = json.loads((sweep / "report.json").read_text())
+    assert report["metric"] == "test/gap_bits"
+    assert [g["config"]["data.name"] for g in report["groups"]] == ["moons", "8gaussians"]
+    assert report["groups"][0]["mean"] == pytest.approx(0.55) and report["groups"][1]["mean"] == pytest.approx(0.85)
+    assert report["groups"][1]["difference_to_best"]["mean"] == pytest.approx(0.3)
+    table = (sweep / "report.md").read_text()
+    assert "Ranked by the gap, bound − true NLL" in table
+    assert "| 1 | moons | 0.550 ± 0.071 (n = 2) |" in table and "| 2.950 ± 0.071 (n = 2) | 2.400 ± 0.000 (n = 2) |" in table
+    with pytest.raises(ValueError, match="different data"):  # their bounds, asked for, do not compare
+        Sweep.read(sweep, "test/nll_bound_bits")
+
+
 def test_each_configuration_is_also_compared_with_the_one_ranked_above(tmp_path):
     """Neighbours far from the best can still be told apart: their paired difference is what decides."""
     sweep = seeded(tmp_path, {"a": [3.0, 3.1, 3.2], "b": [4.0, 4.2, 4.1], "c": [4.05, 4.26, 4.14]})

@@ -18,10 +18,15 @@ def split_sizes(n_train: int, n_val: int, n_test: int) -> dict[str, int]:
 
 class InMemoryDataModule(L.LightningDataModule):
     """Subclasses fill ``self.splits`` ("train", "val", "test") in ``make_splits`` and say what a point is:
-    ``shape``, ``kind`` ("continuous" or "binary"), ``true_nll_bits(split)`` and ``sample_metrics(samples, split)``."""
+    ``shape``, ``kind`` ("continuous" or "binary"), ``true_nll_bits(split)`` and ``sample_metrics(samples, split)``.
+
+    The splits hold what the model sees. Data the model sees transformed (standardised points) says how to undo it,
+    ``to_data``, and ``bits_offset``: the bits per point a bound on the splits needs to become one on the data in its
+    own units (the transform's log-determinant); here none."""
 
     shape: tuple[int, ...]
     kind: str
+    bits_offset: float = 0.0
 
     def __init__(self, batch_size: int, eval_batch_size: int, seed: int):
         super().__init__()
@@ -39,6 +44,14 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.splits:
             return
         self.splits = self.make_splits()
+
+    def to_data(self, x: torch.Tensor) -> torch.Tensor:
+        """Points the model sees (samples too), in the data's own units."""
+        return x
+
+    def describe(self) -> dict:
+        """What the splits are made of, for ``run_info.json``: here the seed that drew them and their sizes."""
+        return {"seed": self.seed, "rows": {split: len(x) for split, x in self.splits.items()}}
 
     def train_dataloader(self) -> TrainingBatches:
         """Shuffled batches, ``steps_per_batch`` at a time, positioned by the trainer's global step; under DDP each

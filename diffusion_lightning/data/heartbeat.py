@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError
-from .metrics import match_fractions
 from .base import InMemoryDataModule, split_sizes
+from .files import DataFiles
+from .metrics import match_fractions
 
 
 def heartbeats(length: int, period: int) -> torch.Tensor:
@@ -49,37 +50,32 @@ def infer_period(x: torch.Tensor) -> int | None:
 
 class HeartbeatDataModule(InMemoryDataModule):
     """Generated sequences (``length``, ``period``, split sizes ``n_*``), or sequences from files (any number of
-    lines: a file smaller than a batch is drawn with replacement, see ``TrainingBatches``)."""
+    lines: a file smaller than a batch is drawn with replacement, see ``TrainingBatches``); validation and test lines
+    come from their own files or are held out of the training file (``DataFiles``)."""
 
     kind = "binary"
 
     def __init__(self, length: int = 20, period: int | None = 5, n_train: int = 10_000, n_val: int = 500,
                  n_test: int = 2000, train_file: str | None = None, val_file: str | None = None,
-                 test_file: str | None = None, batch_size: int = 256, eval_batch_size: int = 2000,
-                 seed: int = 0):
+                 test_file: str | None = None, val_fraction: float = 0.1, test_fraction: float = 0.1,
+                 split_seed: int = 0, batch_size: int = 256, eval_batch_size: int = 2000, seed: int = 0):
         super().__init__(batch_size, eval_batch_size, seed)
-        self.files = {"train": train_file, "val": val_file, "test": test_file}
-        if train_file is None and any(self.files.values()):
+        if train_file is None and (val_file or test_file):
             raise ConfigError("data.val_file/test_file need data.train_file too")
         if train_file is None and (period is None or not 1 <= period <= length):
             raise ConfigError(f"data.period={period} must lie between 1 and data.length={length}")
         self.length, self.period = length, period
-        # generated splits; a file's split is its lines
-        self.sizes = split_sizes(n_train, n_val, n_test) if train_file is None else {}
+        self.files = (DataFiles(train_file, val_file, test_file, val_fraction, test_fraction, split_seed)
+                      if train_file else None)
+        self.sizes = split_sizes(n_train, n_val, n_test) if train_file is None else {}  # generated splits
 
     def make_splits(self) -> dict[str, torch.Tensor]:
-        if self.files["train"] is None:
+        if self.files is None:
             patterns = heartbeats(self.length, self.period)
             g = torch.Generator().manual_seed(self.seed)
             return {s: patterns[torch.randint(self.period, (n,), generator=g)] for s, n in self.sizes.items()}
-        splits = {"train": read_sequences(self.files["train"], "data.train_file")}
-        splits["val"] = read_sequences(self.files["val"], "data.val_file") if self.files["val"] else splits["train"]
-        splits["test"] = read_sequences(self.files["test"], "data.test_file") if self.files["test"] else splits["val"]
-        width = splits["train"].shape[1]
-        for split, x in splits.items():
-            if x.shape[1] != width:
-                raise ConfigError(f"data.{split}_file has sequences of length {x.shape[1]}, data.train_file of {width}")
-        self.length = width
+        splits = self.files.read(read_sequences)
+        self.length = splits["train"].shape[1]
         self.period = infer_period(splits["train"])  # the file's own, as its length is (None: no common spacing)
         return splits
 
@@ -87,13 +83,16 @@ class HeartbeatDataModule(InMemoryDataModule):
     def shape(self) -> tuple[int, ...]:
         return (self.length,)
 
+    def describe(self) -> dict:
+        return self.files.describe() if self.files else super().describe()
+
     def mean_activity(self) -> float:
         """The fraction of 1s in the training data: the paper's prior π."""
         return float(self.splits["train"].mean())
 
     def true_nll_bits(self, split: str) -> float | None:
         """log2 of the number of equally likely sequences; unknown (None) for data from files."""
-        return math.log2(self.period) if self.files["train"] is None else None
+        return math.log2(self.period) if self.files is None else None
 
     def sample_metrics(self, samples: torch.Tensor, split: str) -> dict[str, float]:
         """valid: a sequence the generator can make; train / val / other: equal to a training sequence,

@@ -5,15 +5,13 @@ c and scale are the generator's own mean and pooled standard deviation (so the d
 variance, as in the paper), computed by quadrature, not from a sample.
 """
 
-import functools
 import math
 
 import torch
 
 from ..errors import ConfigError
 from ..diffusion.losses import LOG2
-from .metrics import energy_distance
-from .base import InMemoryDataModule, split_sizes
+from .generated import GeneratedDataModule
 
 
 def roll(s: torch.Tensor) -> torch.Tensor:
@@ -22,6 +20,8 @@ def roll(s: torch.Tensor) -> torch.Tensor:
 
 class SwissRoll:
     """The generator: draws points and gives the true NLL of any point under it."""
+
+    dim = 2
 
     def __init__(self, noise: float = 0.5, s_min: float = 1.5 * math.pi, s_max: float = 4.5 * math.pi):
         if noise <= 0:
@@ -60,36 +60,10 @@ class SwissRoll:
         return (-log_p / LOG2).float()
 
 
-class SwissRollDataModule(InMemoryDataModule):
-    """Train / val / test splits drawn independently from one seeded generator."""
-
-    shape = (2,)
-    kind = "continuous"
+class SwissRollDataModule(GeneratedDataModule):
+    """Train / val / test splits drawn independently from one seeded Swiss roll."""
 
     def __init__(self, n_train: int = 100_000, n_val: int = 2000, n_test: int = 10_000, noise: float = 0.5,
                  s_min: float = 1.5 * math.pi, s_max: float = 4.5 * math.pi, batch_size: int = 512,
                  eval_batch_size: int = 10_000, seed: int = 0):
-        super().__init__(batch_size, eval_batch_size, seed)
-        self.sizes = split_sizes(n_train, n_val, n_test)
-        self.generator = SwissRoll(noise, s_min, s_max)
-
-    def make_splits(self) -> dict[str, torch.Tensor]:
-        g = torch.Generator().manual_seed(self.seed)
-        return {split: self.generator.sample(n, g) for split, n in self.sizes.items()}
-
-    @functools.cache
-    def true_nll_bits(self, split: str) -> float:
-        """Mean −log2 p(x) of the split under the generator that made it: the ceiling for the bound."""
-        return float(self.generator.nll_bits(self.splits[split]).mean())
-
-    def sample_metrics(self, samples: torch.Tensor, split: str) -> dict[str, float]:
-        """Energy distance from samples to as many held-out points, and between two data draws of that size
-        (the noise floor: a perfect model scores about the floor, not zero)."""
-        n = min(len(samples), len(self.splits[split]))
-        return {"energy_distance": energy_distance(samples[:n], self.splits[split][:n]),
-                "energy_distance_floor": self._floor(n)}
-
-    @functools.cache
-    def _floor(self, n: int) -> float:
-        g = torch.Generator().manual_seed(self.seed + 7919)
-        return energy_distance(self.generator.sample(n, g), self.generator.sample(n, g))
+        super().__init__(SwissRoll(noise, s_min, s_max), n_train, n_val, n_test, batch_size, eval_batch_size, seed)

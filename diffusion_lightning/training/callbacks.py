@@ -1,10 +1,14 @@
 """Callbacks that draw samples and figures and hand them to whatever loggers are configured."""
 
 import hashlib
+import logging
+import math
+import os
 from pathlib import Path
 
 import lightning as L
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
@@ -14,6 +18,7 @@ from . import plotting
 from .environment import in_multirun
 
 
+log = logging.getLogger(__name__)
 N_FRAMES = 10  # frames of the forward and reverse processes in the figures, by default
 
 
@@ -95,30 +100,44 @@ class Figures(L.Callback):
 
     def figures(self, trainer: L.Trainer, pl_module) -> dict[str, plt.Figure]:
         dm, process = trainer.datamodule, pl_module.eval_process
-        T = process.T
-        steps = frame_steps(T, self.n_frames)
-        data = dm.splits["val"][: self.n_samples].to(pl_module.device)
-        generator = torch.Generator(device=pl_module.device).manual_seed(self.seed)
-        forward = {t: data if t == 0 else process.q_sample(data, torch.full((len(data),), t, device=data.device),
-                                                            generator=generator) for t in steps}
-        samples, reverse = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed, record=steps)
-        figures = {
-            "forward_process": plotting.frames_figure(forward, dm.kind, "q"),
-            "reverse_process": plotting.frames_figure(reverse, dm.kind, "p"),
-            "samples": plotting.samples_figure(samples, data, dm.kind),
-            "curves": plotting.curves_figure(pl_module.history, pl_module.val_history),
-        }
+        figures = self.point_figures(dm, pl_module) if dm.kind == "binary" or dm.shape == (2,) else {}
+        if not figures:
+            log.info(f"figures: the data has {math.prod(dm.shape)} coordinates; forward_process, reverse_process and "
+                     "samples are drawn for 2-D points only (curves and bound_per_t are drawn)")
+        figures["curves"] = plotting.curves_figure(pl_module.history, pl_module.val_history)
         if pl_module.per_t_bits is not None:
             figures["bound_per_t"] = plotting.bound_per_t_figure(pl_module.per_t_bits)
         if getattr(process, "schedule", None) is not None:  # a learned schedule, against where it started
             figures["schedule"] = plotting.schedule_figure(process.schedule.initial, process.schedule.betas().detach())
         return figures
 
+    def point_figures(self, dm, pl_module) -> dict[str, plt.Figure]:
+        """The forward and reverse processes and the samples over held-out data, in the data's own units (for 2-D
+        points, the frame around ±2.5 standard deviations of what the model sees)."""
+        process, device = pl_module.eval_process, pl_module.device
+        steps = frame_steps(process.T, self.n_frames)
+        data = dm.splits["val"][: self.n_samples].to(device)
+        generator = torch.Generator(device=device).manual_seed(self.seed)
+        forward = {t: data if t == 0 else process.q_sample(data, torch.full((len(data),), t, device=device),
+                                                            generator=generator) for t in steps}
+        samples, reverse = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed, record=steps)
+        limits = None if dm.kind == "binary" else dm.to_data(torch.tensor([[-2.5, -2.5], [2.5, 2.5]])).T.tolist()
+        return {
+            "forward_process": plotting.frames_figure({t: dm.to_data(x) for t, x in forward.items()}, dm.kind, "q",
+                                                      limits),
+            "reverse_process": plotting.frames_figure({t: dm.to_data(x) for t, x in reverse.items()}, dm.kind, "p",
+                                                      limits),
+            "samples": plotting.samples_figure(dm.to_data(samples), dm.to_data(data), dm.kind),
+        }
+
     def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
         if not trainer.is_global_zero:
             return
         self.dirpath.mkdir(parents=True, exist_ok=True)
-        for name, fig in self.figures(trainer, pl_module).items():
+        figures = self.figures(trainer, pl_module)
+        if "samples" in figures:
+            self.save_points(trainer.datamodule, pl_module)
+        for name, fig in figures.items():
             path = self.dirpath / f"{name}.png"
             fig.savefig(path, dpi=110)
             for logger in trainer.loggers:
@@ -127,6 +146,16 @@ class Figures(L.Callback):
                 elif isinstance(logger, TensorBoardLogger):
                     logger.experiment.add_figure(f"figures/{name}", fig, trainer.global_step)
             plt.close(fig)
+
+
+    def save_points(self, dm, pl_module) -> None:
+        """``samples.npz``: the samples figure's points, ``samples`` and the held-out ``data``, in the data's units,
+        for pictures drawn from several runs (docs/scripts/pictures.py); written whole or not at all."""
+        samples, _ = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed)  # the figures' draw, kept
+        data = dm.splits["val"][: self.n_samples]
+        tmp = self.dirpath / "samples.tmp.npz"
+        np.savez(tmp, samples=dm.to_data(samples).cpu().numpy(), data=dm.to_data(data).cpu().numpy())
+        os.replace(tmp, self.dirpath / "samples.npz")
 
 
 class StepProgressBar(TQDMProgressBar):

@@ -142,8 +142,9 @@ class DiffusionModule(L.LightningModule):
         validation of a run sees the same x_t (and t), so their bounds differ by the weights alone."""
         generator = torch.Generator(device=x0.device).manual_seed(self.eval_seed + len(self._bits))
         bits, per_t = self.eval_process.bound(self.eval_net, x0, generator=generator, strata=strata)
-        self._bits.append(bits)
-        self._null_bits.append(self.process.null_nll(x0).cpu() / LOG2)
+        offset = self.trainer.datamodule.bits_offset  # bits in the data's own units (standardised points: log|det|)
+        self._bits.append(bits + offset)
+        self._null_bits.append(self.process.null_nll(x0).cpu() / LOG2 + offset)
         self.per_t_bits = per_t
 
     def _log_bound(self, split: str) -> None:

@@ -7,26 +7,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 
-def _panel(ax, x: torch.Tensor, kind: str, title: str) -> None:
+Limits = list[list[float]] | None  # [[x_min, x_max], [y_min, y_max]] of a 2-D panel; None: ±2.5 on both axes
+
+
+def _panel(ax, x: torch.Tensor, kind: str, title: str, limits: Limits = None) -> None:
     if kind == "binary":
         ax.imshow(x[:40].cpu().numpy(), cmap="Greys", aspect="auto", interpolation="nearest", vmin=0, vmax=1)
         ax.set_yticks([])
     else:
+        (x_min, x_max), (y_min, y_max) = limits or [[-2.5, 2.5], [-2.5, 2.5]]
         ax.scatter(*x[:, :2].cpu().T.numpy(), s=1, alpha=0.4)
-        ax.set_xlim(-2.5, 2.5)
-        ax.set_ylim(-2.5, 2.5)
-        ax.set_aspect("equal")
+        ax.set_xlim(x_min, x_max)
+        ax.set_ylim(y_min, y_max)
+        ax.set_box_aspect(1)  # square panels, whatever the axes' units
         ax.set_xticks([])
         ax.set_yticks([])
     ax.set_title(title, fontsize=9)
 
 
-def frames_figure(frames: dict[int, torch.Tensor], kind: str, symbol: str) -> plt.Figure:
+def frames_figure(frames: dict[int, torch.Tensor], kind: str, symbol: str, limits: Limits = None) -> plt.Figure:
     """One panel per step, e.g. q(x_0), q(x_10), … (the slides' forward-process picture)."""
     steps = sorted(frames)
     fig, axes = plt.subplots(1, len(steps), figsize=(1.8 * len(steps), 2.2), squeeze=False)
     for ax, t in zip(axes[0], steps):
-        _panel(ax, frames[t], kind, f"${symbol}(x_{{{t}}})$")  # mathtext: q(x₁₀)
+        _panel(ax, frames[t], kind, f"${symbol}(x_{{{t}}})$", limits)  # mathtext: q(x₁₀)
     fig.tight_layout()
     return fig
 

@@ -81,9 +81,10 @@ def run(cfg: DictConfig) -> float | None:
     ``summary.json`` is written at the end whatever happens, with ``status`` finished, failed or interrupted."""
     out = Path(cfg.paths.output_dir)
     first_rank = rank_zero_only.rank == 0
+    info = run_info() if first_rank else {}
     if first_rank:
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / RUN_INFO, run_info())
+        write_json(out / RUN_INFO, info)
         environment.report_passive_threads()
     launch_state = ddp.launch_state()
     start = time.time()
@@ -93,6 +94,8 @@ def run(cfg: DictConfig) -> float | None:
     try:
         ddp.relaunch_ranks_into_this_job(cfg)
         datamodule, module, trainer = build(cfg)
+        if first_rank:  # which rows each split holds (files: the held-out shares and their seed)
+            write_json(out / RUN_INFO, {**info, "data": datamodule.describe()})
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
         trainer.test(module, datamodule=datamodule, verbose=False)

@@ -4,7 +4,12 @@ Runs ``python train.py -m schedule=linear,cosine seed=0,1 logger=none`` at 1500 
 directory (2 configurations × 2 seeds, about five minutes on a 2-core CPU), writes its report, screenshots
 ``report.html`` in headless Chromium (Debian's ``/usr/bin/chromium``, driven by playwright as
 tests/test_dashboard.py drives it) and copies the best job's figures. Everything lands in docs/images/ as
-palette PNGs, a few hundred KB in all."""
+palette PNGs, a few hundred KB in all.
+
+``python docs/scripts/pictures.py --toy-suite multirun_outputs/toy_suite_<stamp>`` instead draws
+docs/images/toy_suite.png from a finished ``sweep=toy_suite``: one row per toy, its held-out data beside the samples
+of discrete (T = 100) and continuous time (each the seed-0 job's ``figures/samples.npz``), titled with the gap
+bound − true NLL over the seeds that finished."""
 
 import argparse
 import subprocess
@@ -53,10 +58,51 @@ def screenshot(page_path: Path, out: Path) -> None:
         browser.close()
 
 
+def toy_suite_picture(sweep_dir: Path, target: Path) -> None:
+    """One row per toy of the sweep: held-out data, then the samples of each process, with the gap (mean ± std)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from diffusion_lightning.data.toys import TOYS
+    from diffusion_lightning.sweeps.report.sweep import Sweep
+    from diffusion_lightning.sweeps.report.tables import estimate_cell
+
+    sweep = Sweep.read(sweep_dir)
+    groups = {(g.config.get("data.name"), g.config.get("process")): g for g in sweep.groups()}
+    toys = [name for name in TOYS if any(toy == name for toy, _ in groups)]
+    columns = (("gaussian", "T = 100"), ("gaussian_continuous", "continuous time"))
+    fig, axes = plt.subplots(len(toys), 3, figsize=(6, 2 * len(toys)), squeeze=False)
+    for row, toy in zip(axes, toys):
+        for ax, (process, title) in zip(row[1:], columns):
+            group = groups.get((toy, process))
+            jobs = [job for job in group.counted(sweep.metric) if job.config.get("seed", "0") == "0"] if group else []
+            if jobs:
+                points = np.load(jobs[0].path / "figures" / "samples.npz")
+                ax.scatter(*points["samples"].T, s=0.3, alpha=0.5, color="C1")
+                row[0].scatter(*points["data"].T, s=0.3, alpha=0.5, color="grey")
+                ax.set_title(f"{title}\ngap {estimate_cell(group.estimate)}", fontsize=7)
+        row[0].set_title(f"{toy}: held-out data", fontsize=7)
+        for ax in row:
+            ax.set(xlim=(-3, 3), ylim=(-3, 3), xticks=[], yticks=[], aspect="equal")
+    fig.tight_layout()
+    fig.savefig(target, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=1500, help="training steps per job (validated three times)")
+    parser.add_argument("--toy-suite", type=Path, metavar="SWEEP_DIR",
+                        help="draw docs/images/toy_suite.png from a finished sweep=toy_suite instead")
     args = parser.parse_args(argv)
+    if args.toy_suite:
+        with tempfile.TemporaryDirectory() as tmp:
+            toy_suite_picture(args.toy_suite, Path(tmp) / "toy_suite.png")
+            save_small(Path(tmp) / "toy_suite.png", IMAGES / "toy_suite.png", width=600)
+        print(f"docs/images/toy_suite.png: {(IMAGES / 'toy_suite.png').stat().st_size // 1024} KB")
+        return 0
     from diffusion_lightning.sweeps.report.cli import write_report
 
     IMAGES.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from ..jobs import OVERRIDES, SEED, Job, read_jobs
 from .stats import Estimate, paired
 
 SORT_METRICS = ("test/nll_bound_bits", "val/nll_bound_bits")  # the first that any job reports sorts the table
+GAP_METRIC = "test/gap_bits"  # bound − true NLL: sorts a sweep over data, whose bounds do not compare (toy_suite)
 STATUSES = ("finished", "failed", "interrupted", "unreadable", "missing")
 TRUE_NLL_TOLERANCE = 0.1  # relative spread of true NLLs beyond which jobs with no config are on different data
 
@@ -36,9 +37,14 @@ def truth_key(metric: str) -> str:
     return f"{metric.split('/')[0]}/true_nll_bits" if "/" in metric else "true_nll_bits"
 
 
+def is_gap(metric: str) -> bool:
+    return metric.endswith("gap_bits")
+
+
 def check_comparable(jobs: list[Job], metric: str) -> None:
     """Finished jobs must all report ``metric`` (or none), be on one kind of data (``data._target_`` of their
-    ``.hydra/config.yaml``), and all or none know the data's true NLL; jobs with no config must agree on it."""
+    ``.hydra/config.yaml``), and all or none know the data's true NLL; jobs with no config must agree on it, unless
+    they are ranked by their gap to it (a sweep over data)."""
     done = [job for job in jobs if job.status == "finished"]
 
     def names(group: list[Job]) -> str:
@@ -60,7 +66,7 @@ def check_comparable(jobs: list[Job], metric: str) -> None:
         unknown = [job for job in done if job not in known]
         raise ReportError(f"jobs are on different data: {names(known)} know the data's true NLL, {names(unknown)} "
                           "do not")
-    unconfigured = [job.value("true_nll_bits") for job in known if not job.full_config]
+    unconfigured = [job.value("true_nll_bits") for job in known if not job.full_config and not is_gap(metric)]
     if unconfigured and max(unconfigured) - min(unconfigured) > TRUE_NLL_TOLERANCE * statistics.median(unconfigured):
         raise ReportError(f"jobs are on different data: their true NLLs range from {min(unconfigured):.4g} to "
                           f"{max(unconfigured):.4g} bits")
@@ -71,8 +77,19 @@ def finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
+def default_metric(jobs: list[Job], keys: list[str]) -> str:
+    """The test bound, else the validation bound; but the gap to the true NLL where the data is swept (a ``data``
+    key, other than the seed) and every finished job knows it: bounds on different data do not compare, gaps do."""
+    done = [job for job in jobs if job.status == "finished"]
+    if done and any(k.lstrip("+~").split(".")[0] == "data" for k in keys) and all(GAP_METRIC in j.summary for j in done):
+        return GAP_METRIC
+    return next((m for m in SORT_METRICS if any(m in job.summary for job in jobs)), SORT_METRICS[0])
+
+
 def gap(job: Job, metric: str) -> float:
     """How far the job's bound is above the data's true NLL (NaN where the data has none)."""
+    if is_gap(metric):
+        return job.value(metric)
     truth = job.value(truth_key(metric))
     return job.value(metric) - (job.value("true_nll_bits") if math.isnan(truth) else truth)
 
@@ -121,13 +138,13 @@ class Sweep:
         if not jobs:
             raise ReportError(f"{path} holds no job directories (<num>_<overrides>/.hydra/overrides.yaml); "
                               "give the directory of a `python train.py -m ...` sweep")
-        metric = metric or next((m for m in SORT_METRICS if any(m in job.summary for job in jobs)), SORT_METRICS[0])
-        check_comparable(jobs, metric)
         known = [job for job in jobs if job.overrides or OVERRIDES not in job.unreadable] or jobs
         common = [o for o in known[0].overrides if all(o in job.overrides for job in known)]
         keys = []
         for job in known:
             keys += [k for o in job.overrides if o not in common and (k := o.split("=", 1)[0]) not in keys]
+        metric = metric or default_metric(jobs, keys)
+        check_comparable(jobs, metric)
         return cls(path, rank(jobs, metric), metric, common, keys, jobs.grid_problem)
 
     @property

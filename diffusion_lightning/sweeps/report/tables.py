@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..jobs import Job
 from .stats import Estimate
-from .sweep import SORT_METRICS, STATUSES, Group, Sweep, gap
+from .sweep import SORT_METRICS, STATUSES, Group, Sweep, gap, is_gap, truth_key
 
 SPREAD_DIGITS = 2  # significant digits of a column's smallest spread (std, standard error, 95% half-width, floor)
 VALUE_DIGITS = 4  # significant digits of a column's largest value, where no spread says how precise it is
@@ -97,18 +97,31 @@ def counts_cell(group: Group) -> str:
 
 def group_rows(sweep: Sweep, groups: list[Group]) -> list[list[str]]:
     """Header and one row per group, best first."""
-    with_gap = any(g.gap.n for g in groups)
+    with_gap = any(g.gap.n for g in groups) and not is_gap(sweep.metric)
+    sides = bound_and_truth(sweep.metric)  # a gap's two terms beside it
     d = group_decimals(groups)
+    side_estimates = {k: [Estimate.of([job.value(k) for job in g.counted(sweep.metric)]) for g in groups]
+                      for k in sides}
+    side_decimals = {k: decimals([e.mean for e in es if e.n], [e.std for e in es if e.n])
+                     for k, es in side_estimates.items()}
     header = ["rank", *groups[0].config, f"{sweep.metric} mean ± std (n)", "95% interval",
               "Δ to best (paired, ± 95%)", "distinguishable", "Δ to the rank above: distinguishable",
-              *(["gap to true NLL"] if with_gap else []), "not finished"]
+              *(["gap to true NLL"] if with_gap else []), *(f"{k} mean ± std (n)" for k in sides), "not finished"]
     rows = [header]
     for i, group in enumerate(groups, 1):
         rows.append([str(i), *group.config.values(), estimate_cell(group.estimate, d["estimate"]),
                      interval_cell(group.estimate, d["estimate"]), difference_cell(group, groups[0], d["difference"]),
                      verdict_cell(group), above_cell(group, d["above"]),
-                     *([estimate_cell(group.gap, d[GAP])] if with_gap else []), counts_cell(group)])
+                     *([estimate_cell(group.gap, d[GAP])] if with_gap else []),
+                     *(estimate_cell(side_estimates[k][i - 1], side_decimals[k]) for k in sides),
+                     counts_cell(group)])
     return rows
+
+
+def bound_and_truth(metric: str) -> list[str]:
+    """The bound and the true NLL of a gap metric (``test/gap_bits``: the test bound and its true NLL); none else."""
+    split = metric.split("/")[0] + "/" if "/" in metric else ""
+    return [f"{split}nll_bound_bits", truth_key(metric)] if is_gap(metric) else []
 
 
 def metric_columns(sweep: Sweep) -> list[str]:
@@ -182,8 +195,10 @@ def markdown(sweep: Sweep) -> str:
 
     counts = ", ".join(f"{n} {s}" for s in STATUSES if (n := sum(job.status == s for job in sweep.jobs)))
     groups = sweep.groups()
+    why = (" Ranked by the gap, bound − true NLL: the data is one of the swept keys, so the bounds of different jobs "
+           "are on different data and do not compare; their gaps do." if is_gap(sweep.metric) else "")
     return "\n".join([
-        f"Sweep `{sweep.path.name}`: {len(sweep.jobs)} jobs ({counts}); `{sweep.metric}` in bits, lower is better.",
+        f"Sweep `{sweep.path.name}`: {len(sweep.jobs)} jobs ({counts}); `{sweep.metric}` in bits, lower is better.{why}",
         f"Overrides common to all jobs: `{' '.join(sweep.common) or 'none'}`.", "",
         (f"**Configurations** ({len(groups)}), best mean first. Statistics are over the seeds that finished; Δ to "
         "best and Δ to the rank above are paired over the seeds both ran (mean ± 95% half-width), distinguishable "
