@@ -18,7 +18,8 @@ def split_sizes(n_train: int, n_val: int, n_test: int) -> dict[str, int]:
 
 class InMemoryDataModule(L.LightningDataModule):
     """Subclasses fill ``self.splits`` ("train", "val", "test") in ``make_splits`` and say what a point is:
-    ``shape``, ``kind`` ("continuous" or "binary"), ``true_nll_bits(split)`` and ``sample_metrics(samples, split)``."""
+    ``shape``, ``kind`` ("continuous" or "binary"), ``true_nll_bits(split)``, ``true_nll_points(x)`` and
+    ``sample_metrics(samples, split)``."""
 
     shape: tuple[int, ...]
     kind: str
@@ -34,6 +35,10 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def make_splits(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def true_nll_points(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Each point's −log2 p(x) under the distribution that generates the data; None where it is unknown."""
+        return None
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
