@@ -11,16 +11,16 @@ joins the top two, running ``training.run.task`` as a job that ``sweeps.resume.r
   ``evaluate.py`` commands;
 - ``bench``: benchmarks of the product as users run it.
 
-The package's face is ``load_run`` (and the ``Run`` it returns): ``from diffusion_lightning import load_run``, which
-imports ``inference`` when first used. Importing the package or any layer's ``__init__`` loads neither torch nor
+The package's face is ``load_run`` (and the ``Run`` it returns) and ``load_sweep``: ``from diffusion_lightning import
+load_run``, which imports ``inference`` when first used. Importing the package or any layer's ``__init__`` loads neither torch nor
 Lightning and changes no process setting; the entry points call ``training.environment.configure()``."""
 
 __version__ = "0.1.0"
-__all__ = ["Run", "load_run"]
+__all__ = ["Run", "load_run", "load_sweep"]
 
 
 def __getattr__(name: str):
-    """``load_run`` and ``Run``, from ``inference`` when first asked for: the package's import stays light."""
+    """``load_run``, ``load_sweep`` and ``Run``, from ``inference`` when first asked for: the import stays light."""
     if name in __all__:
         from . import inference
 

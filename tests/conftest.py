@@ -83,7 +83,7 @@ def train_here(directory: Path, *overrides: str) -> tuple:
     (directory / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
     draws, draw = [], callbacks.draw_samples
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(callbacks, "draw_samples", lambda *args, **kwargs: draws.append(draw(*args, **kwargs)) or draws[-1])
+        patch.setattr(callbacks, "draw_samples", lambda *args, **kw: draws.append(draw(*args, **kw)) or draws[-1])
         run(cfg)
     return draws[-1]
 
@@ -101,3 +101,19 @@ def trained_heartbeat(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("trained") / "heartbeat"
     train_here(directory, *TRAINED, "data=heartbeat")
     return directory
+
+
+def copy_as_sweep(run_dir: Path, root: Path, statuses: list[str]) -> Path:
+    """A sweep directory at ``root`` whose job ``<num>_seed=<num>`` is a copy of ``run_dir`` with ``seed=<num>`` in its
+    overrides and the status ``statuses[num]`` in its summary (a job that did not finish says why: "diverged")."""
+    import json
+
+    import yaml
+
+    for num, status in enumerate(statuses):
+        job = shutil.copytree(run_dir, root / f"{num}_seed={num}")
+        overrides = job / ".hydra" / "overrides.yaml"
+        overrides.write_text(yaml.safe_dump([*yaml.safe_load(overrides.read_text()), f"seed={num}"]))
+        summary = json.loads((job / "summary.json").read_text()) | {"status": status}
+        (job / "summary.json").write_text(json.dumps(summary | ({} if status == "finished" else {"error": "diverged"})))
+    return root

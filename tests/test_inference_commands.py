@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 from hydra import compose, initialize_config_dir
 
 from diffusion_lightning import load_run
 from diffusion_lightning.inference.commands import evaluate, sample
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_as_sweep
 
 
 def command(name: str, *overrides: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -39,14 +38,7 @@ def files_under(path: Path) -> dict[str, int]:
 @pytest.fixture
 def sweep(trained_run, tmp_path) -> Path:
     """A sweep of the trained run as two finished jobs (seed=0 and seed=1 in their overrides) and a failed one."""
-    root = tmp_path / "sweep"
-    for num, status in enumerate(["finished", "finished", "failed"]):
-        job = shutil.copytree(trained_run[0], root / f"{num}_seed={num}")
-        (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([*yaml.safe_load(
-            (job / ".hydra" / "overrides.yaml").read_text()), f"seed={num}"]))
-        summary = json.loads((job / "summary.json").read_text())
-        (job / "summary.json").write_text(json.dumps({**summary, "status": status, "error": "diverged"}))
-    return root
+    return copy_as_sweep(trained_run[0], tmp_path / "sweep", ["finished", "finished", "failed"])
 
 
 def test_evaluate_on_a_run_gives_its_test_bound(trained_run, tmp_path):
@@ -92,7 +84,8 @@ def test_evaluate_on_a_sweep_scores_new_data_and_writes_one_table(sweep, tmp_pat
     assert scored["points"] == 40 and scored["data"] == str(tmp_path / "new.npy")
     assert scored["nll_bound_bits"] == load_run(sweep / "0_seed=0").nll_bound(points).mean().item()
     in_process("evaluate", f"run='{sweep / '0_seed=0'}'", "data.seed=5", "data.n_test=40", f"out={tmp_path / 'gen'}")
-    assert json.loads((tmp_path / "gen" / "test_seed5_n40.json").read_text())["nll_bound_bits"] == scored["nll_bound_bits"]
+    generated = json.loads((tmp_path / "gen" / "test_seed5_n40.json").read_text())
+    assert generated["nll_bound_bits"] == scored["nll_bound_bits"]
     assert "skipped 2_seed=2: failed" in capsys.readouterr().err
 
 

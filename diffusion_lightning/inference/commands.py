@@ -15,12 +15,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import ConfigError, known_failure
-from ..sweeps.jobs import read_jobs
 from ..training.files import CONFIG
 from ..training.outputs import write_json
 from ..training.plotting import samples_figure
 from .files import format_table, write_bits, write_figure, write_points, write_table
-from .loading import Run, load_run
+from .loading import Run, finished_jobs, load_run
 from .points import read_points
 
 METRIC_POINTS = 2000  # samples that the data's sample metrics and the figure use (the energy distance grows as n²)
@@ -62,18 +61,16 @@ def targets(cfg: DictConfig, folder: str) -> tuple[list[Target], Path | None]:
                           "sweep directory; e.g. run=outputs/<stamp>")
     path, out = Path(str(cfg.run)), Path(str(cfg.out)) if cfg.out else None
     if path.is_dir() and not (path / CONFIG).is_file():
-        jobs = [job for job in read_jobs(path) if job.path is not None]
-        if jobs:
-            for job in jobs:
-                if job.status != "finished":
-                    print(f"skipped {job.name}: {job.status}" + (f" ({job.note})" if job.note else ""), file=sys.stderr)
-            finished = [job for job in jobs if job.status == "finished"]
-            if not finished:
-                raise ConfigError(f"{path}: none of its {len(jobs)} jobs finished; run=<a job's directory> uses one")
-            swept = {k for job in finished for k, v in job.config.items() if v != finished[0].config.get(k)}
-            swept |= {k for job in finished for k in set(finished[0].config) ^ set(job.config)}
+        finished, left_out = finished_jobs(path)
+        for line in left_out:
+            print(line, file=sys.stderr)
+        if finished:
+            first = finished[0].config
+            swept = {k for job in finished for k in {*job.config, *first} if job.config.get(k) != first.get(k)}
             return [Target(job.name, job.path, out / job.name if out else job.path / folder,
                            {k: v for k, v in job.config.items() if k in swept}) for job in finished], out or path
+        if left_out:
+            raise ConfigError(f"{path}: none of its {len(left_out)} jobs finished; run=<a job's directory> uses one")
     home = (path.parent.parent if path.parent.name == "checkpoints" else path.parent) if path.is_file() else path
     return [Target(path.name, path, out or home / folder)], None
 

@@ -41,7 +41,8 @@ def write_points(stem: Path, x: torch.Tensor, kind: str) -> list[Path]:
 
     header = ",".join(f"x{i + 1}" for i in range(array.shape[1]))
     rows = "\n".join(",".join(f"{v:.9g}" for v in row) for row in array.tolist())
-    return [write_atomic(stem.with_suffix(".npy"), save_npy), write_text(stem.with_suffix(".csv"), f"{header}\n{rows}\n")]
+    return [write_atomic(stem.with_suffix(".npy"), save_npy),
+            write_text(stem.with_suffix(".csv"), f"{header}\n{rows}\n")]
 
 
 def write_bits(path: Path, columns: dict[str, torch.Tensor]) -> Path:

@@ -1,4 +1,5 @@
-"""A trained run, loaded for use: ``load_run(path)`` gives its composed config and the weights it evaluated (the EMA
+"""A trained run, loaded for use: ``load_run(path)`` (``load_sweep`` for every finished job of a sweep) gives its
+composed config and the weights it evaluated (the EMA
 network, and the EMA of a learned schedule), to draw samples and to score points in bits by the estimator of the
 run's own test bound (``training.evaluation``: the same batches and seeds, so the run's test split gives its test
 bound to the last digit, and the figures' seed its figures' samples, bit for bit on the same device)."""
@@ -17,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from ..errors import ConfigError
-from ..sweeps.jobs import read_job
+from ..sweeps.jobs import Job, read_job, read_jobs
 from ..training.callbacks import frame_steps
 from ..training.evaluation import seeded_samples, split_bound
 from ..training.files import BEST_CHECKPOINT, CONFIG, LAST_CHECKPOINT
@@ -138,13 +139,37 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", overrides: li
         try:
             module.load_state_dict(state["state_dict"])
         except RuntimeError as error:
-            problem = next((line.strip() for line in str(error).splitlines()[1:] if line.strip()), str(error)).rstrip(".")
+            lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()] or [str(error)]
+            problem = lines[0].rstrip(".")
             fix = (f"the checkpoint and {directory / CONFIG} disagree" if directory is not None else
                    "give the overrides it was trained with (load_run(path, overrides=[...]); overrides='[...]' on "
                    "the command line)")
             raise ConfigError(f"{checkpoint} does not fit its config ({problem}): {fix}") from None
     module.eval()
     return Run(config, datamodule, module, checkpoint, state["global_step"], directory).to(device)
+
+
+def finished_jobs(sweep: Path) -> tuple[list[Job], list[str]]:
+    """A sweep's jobs that finished, in job order, and one line for each of the others (why it is left out)."""
+    jobs = [job for job in read_jobs(sweep) if job.path is not None]
+    left_out = [f"skipped {job.name}: {job.status}" + (f" ({job.note})" if job.note else "") for job in jobs
+                if job.status != "finished"]
+    return [job for job in jobs if job.status == "finished"], left_out
+
+
+def load_sweep(path: str | Path, device: str | torch.device = "cpu") -> dict[str, Run]:
+    """Every finished job of the sweep in ``path``, by its directory's name, in job order; each job left out is
+    named in a warning."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such sweep directory")
+    jobs, left_out = finished_jobs(path)
+    for line in left_out:
+        log.warning(line)
+    if not jobs:
+        raise ConfigError(f"{path} holds no finished job" + (f" ({len(left_out)} did not finish)" if left_out else
+                                                               ": give a sweep's directory (multirun_outputs/<sweep>)"))
+    return {job.name: load_run(job.path, device) for job in jobs}
 
 
 def tested_checkpoint(directory: Path) -> Path:
@@ -197,7 +222,7 @@ def run_config(directory: Path) -> DictConfig:
 
 
 def composed_config(output_dir: Path, overrides: list[str]) -> DictConfig:
-    """``conf/train.yaml`` with ``overrides`` (in the running Hydra app, whose config directory it is, or on its own)."""
+    """``conf/train.yaml`` with ``overrides``: in the running Hydra app (conf/ is its config directory), or alone."""
     args = [f"paths.output_dir={output_dir}", "logger=none", *overrides]
     try:
         if GlobalHydra.instance().is_initialized():
