@@ -17,6 +17,7 @@ from diffusion_lightning import load_run
 from diffusion_lightning.inference.commands import evaluate, sample
 
 from .conftest import ROOT, copy_as_sweep
+from .test_inference import OLD_CHECKPOINT, OLD_OVERRIDES
 
 
 def command(name: str, *overrides: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -143,10 +144,15 @@ def test_a_bad_input_is_one_line_and_writes_nothing(trained_run, trained_heartbe
         assert {d: files_under(d) for d in before} == before, message
 
 
-def test_a_bad_input_exits_with_one_line_from_the_command_line(tmp_path):
-    result = command("sample", f"run={tmp_path}", "n=10", cwd=tmp_path)
-    assert result.returncode == 1 and result.stderr == (f"error: {tmp_path} is not a run directory (it has no "
-                                                        ".hydra/config.yaml): give a run's directory (outputs/<stamp>, "
-                                                        "or a sweep's job <sweep>/<num>_<overrides>) or one of its "
-                                                        "checkpoints\n")
+def test_a_checkpoint_without_its_run_needs_its_overrides_on_the_command_line(tmp_path):
+    """A checkpoint of an earlier release, without the overrides it was trained with, is refused in one line that
+    says how to give them, and nothing is written (its config composed inside the command's own Hydra app); with
+    them, it samples."""
+    result = command("sample", f"run={OLD_CHECKPOINT}", f"out={tmp_path / 'out'}", cwd=tmp_path)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr[-2000:]
+    assert result.stderr.startswith(f"error: {OLD_CHECKPOINT} does not fit its config (size mismatch for process.betas")
+    assert result.stderr.endswith("""on the command line 'overrides=["T=20",...]')\n""")
     assert list(tmp_path.iterdir()) == []
+    listed = ",".join(f'"{o}"' for o in OLD_OVERRIDES)
+    in_process("sample", f"run={OLD_CHECKPOINT}", f"overrides=[{listed}]", "n=5", f"out={tmp_path / 'out'}")
+    assert np.load(tmp_path / "out" / "n5_seed0.npy").shape == (5, 2)

@@ -142,8 +142,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu", overrides: li
             lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()] or [str(error)]
             problem = lines[0].rstrip(".")
             fix = (f"the checkpoint and {directory / CONFIG} disagree" if directory is not None else
-                   "give the overrides it was trained with (load_run(path, overrides=[...]); overrides='[...]' on "
-                   "the command line)")
+                   "give the overrides it was trained with (load_run(path, overrides=[\"T=20\", ...]); on the "
+                   "command line 'overrides=[\"T=20\",...]')")
             raise ConfigError(f"{checkpoint} does not fit its config ({problem}): {fix}") from None
     module.eval()
     return Run(config, datamodule, module, checkpoint, state["global_step"], directory).to(device)
