@@ -123,6 +123,7 @@ def bad_inputs(run: Path, heartbeat: Path, tmp_path: Path) -> dict[str, tuple[st
             "evaluate", [f"run={heartbeat}", f"data.test_file={tmp_path / 'short.txt'}"]),
         "data.test_file: no such file": ("evaluate", [f"run={run}", f"data.test_file={tmp_path / 'none.csv'}"]),
         "n=0 must be a whole number ≥ 1": ("sample", [f"run={run}", "n=0"]),
+        "device=gpu is not a device torch knows": ("evaluate", [f"run={run}", "device=gpu"]),
         "n=-5 must be a whole number ≥ 1": ("sample", [f"run={run}", "n=-5"]),
         "n=1.5 must be a whole number ≥ 1": ("sample", [f"run={run}", "n=1.5"]),
         "n=many must be a whole number ≥ 1": ("sample", [f"run={run}", "n=many"]),

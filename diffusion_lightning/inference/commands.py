@@ -126,12 +126,13 @@ def scored_points(cfg: DictConfig, run: Run) -> tuple[str, str, torch.Tensor]:
         raise ConfigError("give data.test_file=<file>, or data.seed / data.n_test for a generated split, not both")
     if data.test_file:
         path = Path(str(data.test_file))
-        return path.stem, str(path), read_points(path, run.datamodule.shape, run.datamodule.kind)
+        name = f"file_{path.stem}" if path.stem.startswith("test") else path.stem  # never the generated splits' names
+        return name, str(path), read_points(path, run.datamodule.shape, run.datamodule.kind)
     if data.seed is not None or data.n_test is not None:
         changes = {k: v for k, v in {"seed": data.seed, "n_test": data.n_test}.items() if v is not None}
         for key, value in changes.items():
             whole_number(f"data.{key}", value, 0 if key == "seed" else 2)
-        name = "test_" + "_".join(f"{ {'seed': 'seed', 'n_test': 'n'}[k]}{v}" for k, v in changes.items())
+        name = "test_" + "_".join(f"{'n' if k == 'n_test' else k}{v}" for k, v in changes.items())
         what = "the test split of " + ", ".join(f"data.{k}={v}" for k, v in changes.items())
         return name, what, run.test_split(data.seed, data.n_test)
     return "test", "the run's test split", run.test_split()
@@ -155,7 +156,7 @@ def evaluate(cfg: DictConfig) -> None:
             result |= {"true_nll_bits": truth.mean().item(), "gap_bits": mean - truth.mean().item()}
         summary = {"run": str(target.path), "checkpoint": str(run.checkpoint), "step": run.step, "data": what,
                    "points": len(bits), "eval_seed": run.config.eval_seed if cfg.seed is None else cfg.seed, **result}
-        recorded = run.summary.get("test/nll_bound_bits") if name == "test" and cfg.seed is None else None
+        recorded = run.summary.get("test/nll_bound_bits") if (name, cfg.seed) == ("test", None) else None
         if recorded is not None:
             summary["run_summary_test_nll_bound_bits"] = recorded  # float32, as Lightning logged it
         write_bits(target.out / f"{name}_bits.csv", {"nll_bound_bits": bits, **({"true_nll_bits": truth}

@@ -64,8 +64,14 @@ class Run:
 
     def to(self, device: str | torch.device) -> "Run":
         """Move the weights to ``device`` (e.g. "cuda"); returns the run."""
+        try:
+            device = torch.device(device)
+        except RuntimeError:
+            raise ConfigError(f"device={device} is not a device torch knows; e.g. device=cpu or device=cuda") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"device={device}: torch sees no CUDA device here; use device=cpu")
         self.module.to(device)
-        self.device = torch.device(device)
+        self.device = device
         return self
 
     def points(self, x, source: str = "the points") -> torch.Tensor:
