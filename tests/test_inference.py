@@ -16,7 +16,7 @@ from diffusion_lightning.errors import ConfigError
 from diffusion_lightning.inference.points import as_points, read_points
 from diffusion_lightning.training.callbacks import frame_steps
 
-from .conftest import ROOT
+from .conftest import ROOT, TRAINED, train_here
 
 OLD_CHECKPOINT = ROOT / "tests" / "data" / "main_e9abe86_step10.ckpt"
 OLD_OVERRIDES = ["debug=fast", "T=20", "model.hidden=16", "model.emb_dim=8"]  # how test_resume.py made it
@@ -49,6 +49,18 @@ def test_the_figures_seed_gives_the_figures_samples(trained_run):
     assert sorted(trajectory) == sorted(frames) == [0, *frame_steps(run.T)[1:]]
     assert all(torch.equal(trajectory[t], frames[t]) for t in frames)
     assert not torch.equal(run.sample(n, seed=seed + 1), samples)
+
+
+@pytest.mark.parametrize("learned", ["schedule=learned", "process=gaussian_continuous"])
+def test_a_learned_schedule_is_evaluated_by_its_average_as_the_run_did(learned, tmp_path):
+    """Where the process learns parameters of its own, the run evaluated and sampled their EMA (``eval_process``);
+    the loaded run does too: the same bits for each test point, the same samples."""
+    samples, _ = train_here(tmp_path / "run", *TRAINED, learned)
+    run = load_run(tmp_path / "run")
+    assert run.process is run.module.ema_process is not None
+    recorded = np.load(tmp_path / "run" / "bound_per_point.npz")["bits"]
+    assert np.array_equal(run.nll_bound(run.test_split()).numpy(), recorded)
+    assert torch.equal(run.sample(len(samples), seed=run.config.callbacks.figures.seed), samples)
 
 
 def test_the_final_weights_are_kept_though_the_periodic_checkpoint_is_older(trained_run):
