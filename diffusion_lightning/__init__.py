@@ -12,8 +12,9 @@ joins the top two, running ``training.run.task`` as a job that ``sweeps.resume.r
 - ``bench``: benchmarks of the product as users run it.
 
 The package's face is ``load_run`` (and the ``Run`` it returns) and ``load_sweep``: ``from diffusion_lightning import
-load_run``, which imports ``inference`` when first used. Importing the package or any layer's ``__init__`` loads neither torch nor
-Lightning and changes no process setting; the entry points call ``training.environment.configure()``."""
+load_run`` imports ``inference`` when first used, so that importing the package loads neither torch nor Lightning.
+Importing the package or any layer changes no process setting; the entry points call
+``training.environment.configure()``."""
 
 __version__ = "0.1.0"
 __all__ = ["Run", "load_run", "load_sweep"]
