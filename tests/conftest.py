@@ -59,3 +59,61 @@ def cli(tmp_path):
         return subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, **(env or {})})
     return run
+
+
+# A small trained run for the tests that use one (load_run, sample.py, evaluate.py): 30 steps with an EMA short enough
+# to give finite samples, its periodic last.ckpt at step 20 and its final weights kept by FinalCheckpoint.
+TRAINED = ["debug=fast", "ema_decay=0.9", "logger=none", "trainer.max_steps=30",
+           "callbacks.last_checkpoint.every_n_train_steps=20"]
+
+
+def train_here(directory: Path, *overrides: str) -> tuple:
+    """``python train.py OVERRIDES`` in this process, into ``directory`` with the config files Hydra keeps there
+    (``.hydra/config.yaml``, ``overrides.yaml``); returns the draw (samples, frames) that its figures showed."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    from diffusion_lightning.training import callbacks
+    from diffusion_lightning.training.run import run
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        cfg = compose("train", overrides=[f"paths.output_dir={directory}", *overrides])
+    (directory / ".hydra").mkdir(parents=True)
+    OmegaConf.save(cfg, directory / ".hydra" / "config.yaml")
+    (directory / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    draws, draw = [], callbacks.draw_samples
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(callbacks, "draw_samples", lambda *args, **kw: draws.append(draw(*args, **kw)) or draws[-1])
+        run(cfg)
+    return draws[-1]
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> tuple[Path, tuple]:
+    """A Swiss roll run (``TRAINED``) and its figures' draw."""
+    directory = tmp_path_factory.mktemp("trained") / "run"
+    return directory, train_here(directory, *TRAINED)
+
+
+@pytest.fixture(scope="session")
+def trained_heartbeat(tmp_path_factory) -> Path:
+    """A heartbeat run (``TRAINED``, data=heartbeat)."""
+    directory = tmp_path_factory.mktemp("trained") / "heartbeat"
+    train_here(directory, *TRAINED, "data=heartbeat")
+    return directory
+
+
+def copy_as_sweep(run_dir: Path, root: Path, statuses: list[str]) -> Path:
+    """A sweep directory at ``root`` whose job ``<num>_seed=<num>`` is a copy of ``run_dir`` with ``seed=<num>`` in its
+    overrides and the status ``statuses[num]`` in its summary (a job that did not finish says why: "diverged")."""
+    import json
+
+    import yaml
+
+    for num, status in enumerate(statuses):
+        job = shutil.copytree(run_dir, root / f"{num}_seed={num}")
+        overrides = job / ".hydra" / "overrides.yaml"
+        overrides.write_text(yaml.safe_dump([*yaml.safe_load(overrides.read_text()), f"seed={num}"]))
+        summary = json.loads((job / "summary.json").read_text()) | {"status": status}
+        (job / "summary.json").write_text(json.dumps(summary | ({} if status == "finished" else {"error": "diverged"})))
+    return root

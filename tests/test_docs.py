@@ -1,5 +1,6 @@
-"""The docs are tested like code: every ``python train.py ...`` command that README.md and docs/ show composes with
-Hydra's compose API (a ``-m`` sweep: its first and last job; nothing is trained), the generated configuration
+"""The docs are tested like code: every ``python train.py ...`` (``sample.py``, ``evaluate.py``) command that README.md
+and docs/ show composes with Hydra's compose API (a ``-m`` sweep: its first and last job; nothing is trained), the
+Python of docs/using-a-run.md runs, so does its heartbeat script (docs/scripts/), the generated configuration
 reference matches conf/, the README's links and pictures exist, and the site builds with ``mkdocs build --strict``."""
 
 import importlib.util
@@ -10,18 +11,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep
 from omegaconf import OmegaConf, open_dict
+
+from .conftest import copy_as_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.S | re.M)
 SHELL = {"", "bash", "sh", "shell"}  # code blocks whose lines are commands (```text shows output and errors)
-INLINE = re.compile(r"`(python train\.py[^`]*)`")
+ENTRY = re.compile(r"python (?:train|sample|evaluate)\.py")  # the commands, each composed by its conf/<name>.yaml
+INLINE = re.compile(r"`(python (?:train|sample|evaluate)\.py[^`]*)`")
 PLACEHOLDER = re.compile(r"<[^<>`]*>")  # <run dir>, <stamp>, <partition>: any path or name
 FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p"}
 SHELL_OPERATORS = {"&", "&&", ";", "|", ">"}  # the command ends there
@@ -29,14 +35,16 @@ PARSER = OverridesParser.create()
 
 
 def shown_commands(text: str) -> list[str]:
-    """Each ``python train.py ...`` of a page: in code blocks (continuation lines joined) and in inline code."""
+    """Each ``python train.py ...`` (``sample.py``, ``evaluate.py``) of a page: in code blocks (continuation lines
+    joined) and in inline code."""
     found = []
     for lang, block in FENCE.findall(text):
         if lang.strip() not in SHELL:
             continue
         for line in block.replace("\\\n", " ").splitlines():
-            if "python train.py" in line:
-                found.append(line[line.index("python train.py"):])
+            match = ENTRY.search(line)
+            if match:
+                found.append(line[match.start():])
     found += [" ".join(m.split()) for m in INLINE.findall(FENCE.sub("", text))]
     return found
 
@@ -94,9 +102,19 @@ def jobs(overrides: list[str]) -> list[list[str]]:
     return [[*fixed, *(f"{k}={v[i]}" for k, v in swept.items())] for i in (0, -1)]
 
 
+def compose_command(name: str, overrides: list[str]) -> None:
+    """``python <name>.py OVERRIDES`` (sample, evaluate) composed by its conf/<name>.yaml, every value resolved."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(ROOT / "conf")):
+        OmegaConf.to_container(compose(name, overrides=overrides), resolve=True, throw_on_missing=True)
+
+
 @pytest.mark.parametrize(("page", "command"), all_commands())
 def test_a_shown_command_composes(page, command):
     multirun, overrides = overrides_of(command)
+    name = command.split()[1].removesuffix(".py")
+    if name != "train":
+        compose_command(name, overrides)
+        return
     for job in jobs(overrides) if multirun else [overrides]:
         compose_job(job)
 
@@ -116,13 +134,51 @@ def test_a_preset_sweep_expands_to_its_grid():
 def test_a_renamed_key_fails_to_compose():
     with pytest.raises(Exception, match="optimizer.learning_rate"):
         compose_job(overrides_of("python train.py optimizer.learning_rate=1e-3")[1])
+    with pytest.raises(Exception, match="data.test_files"):
+        compose_command("evaluate", overrides_of("python evaluate.py run=<run> data.test_files=x.csv")[1])
+    with pytest.raises(Exception, match="run"):  # required
+        compose_command("sample", overrides_of("python sample.py n=10")[1])
 
 
-def reference_module():
-    spec = importlib.util.spec_from_file_location("config_reference", ROOT / "docs" / "scripts" / "config_reference.py")
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_the_python_of_using_a_run_runs(trained_run, tmp_path, monkeypatch):
+    """Each ``python`` block of docs/using-a-run.md in turn, in one namespace, from a directory where
+    multirun_outputs/walkthrough is a sweep of two finished jobs (copies of a run trained in the tests: the page's
+    sweep takes minutes) and tests/ is the repository's."""
+    copy_as_sweep(trained_run[0], tmp_path / "multirun_outputs" / "walkthrough", ["finished", "finished"])
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    monkeypatch.chdir(tmp_path)
+    blocks = [block for lang, block in FENCE.findall((ROOT / "docs" / "using-a-run.md").read_text())
+              if lang.strip() == "python"]
+    assert len(blocks) >= 5
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/using-a-run.md", "exec"), namespace)
+    assert len(namespace["runs"]) == 2 and (tmp_path / "walkthrough_samples.png").is_file()
+
+
+def test_the_heartbeat_anomaly_script_scores_corruptions(trained_heartbeat, tmp_path, capsys):
+    anomalies = script("heartbeat_anomalies")
+    normal, generator = torch.tensor([[0, 1, 0, 1.0], [1, 0, 1, 0]]), torch.Generator().manual_seed(0)
+    flipped, dropped = anomalies.flip_one_bit(normal, generator), anomalies.drop_one_beat(normal, generator)
+    assert ((flipped != normal).sum(1) == 1).all()
+    assert ((dropped != normal).sum(1) == 1).all() and (dropped <= normal).all()
+    assert anomalies.roc_auc(np.array([1.0, 2]), np.array([3.0, 4])) == 1.0
+    assert anomalies.roc_auc(np.array([1.0, 2]), np.array([1.0, 2])) == 0.5
+    assert anomalies.roc_auc(np.array([3.0, 4]), np.array([1.0, 2])) == 0.0
+    assert anomalies.main([str(trained_heartbeat), "--n", "100", "--out", str(tmp_path / "h.png")]) == 0
+    out = capsys.readouterr().out
+    assert "one beat missing     100" in out and (tmp_path / "h.png").stat().st_size > 0
+
+
+def reference_module():
+    return script("config_reference")
 
 
 def test_the_configuration_reference_is_not_stale():

@@ -15,7 +15,7 @@ environment.configure()  # before torch loads: OpenMP reads its wait policy then
 
 import torch  # noqa: E402
 
-from . import evaluation, heartbeat, job, overhead, quality, report, scaling, threads  # noqa: E402
+from . import evaluation, heartbeat, job, loaded_run, overhead, quality, report, scaling, threads  # noqa: E402
 from .common import load, machine, rounded  # noqa: E402
 
 BENCHMARKS = {
@@ -40,6 +40,10 @@ BENCHMARKS = {
         "every batch (gradients accumulated over chunks of t), interleaved in one process.")),
     "bound": (evaluation.run_bound, "Wall time of the exact bound over every t (`process.bound`) on the test split."),
     "sampling": (evaluation.run_sampling, "Wall time of ancestral sampling (`process.sample`)."),
+    "loaded_run": (loaded_run.run, (
+        "A run loaded for use (`load_run`, default config, T = 100, the 10^4 test points): `Run.nll_bound` on the "
+        "test split against the run's own test bound (`trainer.test`: the same estimator, batches and seeds), and "
+        "`Run.sample` of as many points; `points_steps_per_s` = points × T / wall.")),
     "quality": (quality.run, (
         "Training time (validation excluded) until the validation bound first comes within 0.1 bits of the run's "
         "final bound, validated every 1000 steps; `fit_wall_s` includes those validations.")),

@@ -19,7 +19,7 @@ from ..training.run import build
 CONF = Path(__file__).resolve().parents[2] / "conf"
 RUN_DIR = tempfile.TemporaryDirectory(prefix="bench_")  # paths.output_dir of every run; removed at exit
 # Callbacks that evaluate or write files; a throughput measurement turns them off (progress bar stays, as users see it).
-OFF_CALLBACKS = ("checkpoint", "last_checkpoint", "figures", "sample_metrics")
+OFF_CALLBACKS = ("checkpoint", "last_checkpoint", "final_checkpoint", "figures", "sample_metrics")
 
 
 def compose_cfg(*overrides: str, validation: bool = False) -> DictConfig:

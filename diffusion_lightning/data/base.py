@@ -18,7 +18,8 @@ def split_sizes(n_train: int, n_val: int, n_test: int) -> dict[str, int]:
 
 class InMemoryDataModule(L.LightningDataModule):
     """Subclasses fill ``self.splits`` ("train", "val", "test") in ``make_splits`` and say what a point is:
-    ``shape``, ``kind`` ("continuous" or "binary"), ``true_nll_bits(split)`` and ``sample_metrics(samples, split)``.
+    ``shape``, ``kind`` ("continuous" or "binary"), ``true_nll_bits(split)``, ``true_nll_points(x)`` and
+    ``sample_metrics(samples, split)``.
 
     The splits hold what the model sees. Data the model sees transformed (standardised points) says how to undo it,
     ``to_data``, and ``bits_offset``: the bits per point a bound on the splits needs to become one on the data in its
@@ -40,6 +41,10 @@ class InMemoryDataModule(L.LightningDataModule):
     def make_splits(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def true_nll_points(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Each point's −log2 p(x) under the distribution that generates the data; None where it is unknown."""
+        return None
+
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
@@ -47,6 +52,10 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def to_data(self, x: torch.Tensor) -> torch.Tensor:
         """Points the model sees (samples too), in the data's own units."""
+        return x
+
+    def to_model(self, x: torch.Tensor) -> torch.Tensor:
+        """Points in the data's own units, as the model sees them (the inverse of ``to_data``)."""
         return x
 
     def describe(self) -> dict:

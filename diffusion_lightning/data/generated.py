@@ -34,6 +34,9 @@ class GeneratedDataModule(InMemoryDataModule):
         """Mean −log2 p(x) of the split under the generator that made it: the floor for the bound."""
         return float(self.generator.nll_bits(self.splits[split]).mean())
 
+    def true_nll_points(self, x: torch.Tensor) -> torch.Tensor:
+        return self.generator.nll_bits(x)
+
     def sample_metrics(self, samples: torch.Tensor, split: str) -> dict[str, float]:
         """Energy distance from samples to as many held-out points, and between two data draws of that size
         (the noise floor: a perfect model scores about the floor, not zero)."""

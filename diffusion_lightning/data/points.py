@@ -52,6 +52,9 @@ class PointsDataModule(InMemoryDataModule):
     def to_data(self, z: torch.Tensor) -> torch.Tensor:
         return self.standardisation.to_data(z)
 
+    def to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return self.standardisation.to_model(x)
+
     def describe(self) -> dict:
         return {**self.files.describe(), "dim": self.shape[0],
                 "standardisation": self.standardisation.as_dict() if self.standardise else None}

@@ -16,6 +16,7 @@ from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from ..errors import ConfigError
 from . import plotting
 from .environment import in_multirun
+from .evaluation import seeded_samples
 
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,7 @@ def draw_samples(pl_module, shape: tuple[int, ...], seed: int, record: tuple[int
     last = getattr(pl_module, "last_draw", None)
     if last is not None and last[0] == key and set(record) <= last[2].keys():
         return last[1], last[2]
-    generator = torch.Generator(device=pl_module.device).manual_seed(seed)
-    samples, frames = pl_module.eval_process.sample(pl_module.eval_net, shape, record=record, generator=generator)
+    samples, frames = seeded_samples(pl_module.eval_process, pl_module.eval_net, shape, seed, pl_module.device, record)
     pl_module.last_draw = (key, samples, frames)
     return samples, frames
 

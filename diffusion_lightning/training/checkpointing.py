@@ -1,4 +1,5 @@
-"""Checkpoints that survive interruption: written whole or not at all, and one saved on Ctrl-C / SIGTERM."""
+"""Checkpoints that survive interruption: written whole or not at all, one saved on Ctrl-C / SIGTERM, and one at
+the end of training."""
 
 import json
 import os
@@ -114,6 +115,24 @@ class InterruptCheckpoint(L.Callback):
 
     def on_exception(self, *args) -> None:
         self.restore_signals()
+
+
+class FinalCheckpoint(L.Callback):
+    """``last.ckpt`` at the end of training, where the periodic checkpoints left it at an earlier step: the weights
+    that the test then evaluates and the figures sample, which a loaded run (``inference.load_run``) reproduces."""
+
+    def __init__(self, dirpath: str):
+        self.path = Path(dirpath) / Path(LAST_CHECKPOINT).name
+
+    def saved_step(self) -> int | None:
+        try:
+            return json.loads(sidecar(self.path).read_text()).get("global_step")
+        except (OSError, ValueError):
+            return None
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.strategy.broadcast(self.saved_step() != trainer.global_step):  # the first rank's view, for all
+            trainer.save_checkpoint(self.path)
 
 
 def sigterm_as_interrupt() -> None:

@@ -9,6 +9,8 @@ CURVES = "curves.json"  # training and validation curves
 BOUND_PER_T = "bound_per_t.json"  # where the bound is paid
 BOUND_PER_POINT = "bound_per_point.npz"  # each test point's bound, for paired comparisons
 LAST_CHECKPOINT = "checkpoints/last.ckpt"  # under the run directory, as conf/callbacks/default.yaml puts it
+BEST_CHECKPOINT = "checkpoints/best.ckpt"  # the lowest validation bound (conf/callbacks/default.yaml)
+CONFIG = ".hydra/config.yaml"  # the composed config, as Hydra keeps it
 
 
 def sidecar(checkpoint: Path) -> Path:

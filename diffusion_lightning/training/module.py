@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .ema import update_ema
+from .evaluation import batch_bound
 from ..errors import ConfigError, DivergenceError
 from ..diffusion.losses import LOG2
 from .outputs import test_points_digest
@@ -140,8 +141,7 @@ class DiffusionModule(L.LightningModule):
     def _bound_step(self, x0: torch.Tensor, strata: int | None = None) -> None:
         """The bound of a batch (exact, or estimated over ``strata``), drawn from ``eval_seed``: every run and every
         validation of a run sees the same x_t (and t), so their bounds differ by the weights alone."""
-        generator = torch.Generator(device=x0.device).manual_seed(self.eval_seed + len(self._bits))
-        bits, per_t = self.eval_process.bound(self.eval_net, x0, generator=generator, strata=strata)
+        bits, per_t = batch_bound(self.eval_process, self.eval_net, x0, self.eval_seed + len(self._bits), strata)
         offset = self.trainer.datamodule.bits_offset  # bits in the data's own units (standardised points: log|det|)
         self._bits.append(bits + offset)
         self._null_bits.append(self.process.null_nll(x0).cpu() / LOG2 + offset)

@@ -19,6 +19,7 @@ from . import ddp, environment
 from .checkpointing import INTERRUPTIONS, AtomicCheckpointIO, sigterm_as_interrupt
 from ..errors import ConfigError, known_failure
 from .loggers import build_loggers, finish_loggers, start_loggers
+from ..data.base import InMemoryDataModule
 from ..diffusion.losses import LOG2
 from .module import DiffusionModule
 from .files import RUN_INFO
@@ -38,8 +39,9 @@ def warn_if_signal_survives(process: DiffusionProcess, x0: torch.Tensor, toleran
     return bits
 
 
-def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Trainer]:
-    """Everything a run needs, from the composed config."""
+def build_model(cfg: DictConfig) -> tuple[InMemoryDataModule, DiffusionModule]:
+    """The data (set up) and the module (process, network, EMA copies) that a config describes, with fresh weights
+    drawn from torch's global generator: ``build`` seeds it first; a loaded run (``inference``) replaces them."""
     if not isinstance(cfg.T, int) or cfg.T < 1:
         raise ConfigError(f"T={cfg.T} must be a whole number ≥ 1 (the number of diffusion steps); e.g. T=100")
     if not isinstance(cfg.eval_seed, int) or cfg.eval_seed < 0:
@@ -48,17 +50,13 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
     lr = cfg.optimizer.get("lr")
     if lr is not None and lr <= 0:
         raise ConfigError(f"optimizer.lr={lr} must be > 0; e.g. optimizer.lr=1e-3")
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    stepping = StepsPerCall(steps_per_call(cfg))
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     process = instantiate(cfg.process)(betas=instantiate(cfg.schedule)(T=cfg.T), loss=instantiate(cfg.loss),
                                        data=datamodule)
-    warn_if_signal_survives(process, datamodule.splits["train"])
     dim = math.prod(datamodule.shape)
     network = OmegaConf.masked_copy(cfg.model, [k for k in cfg.model if k != "parameterisation"])
     net = instantiate(network)(in_dim=dim, out_dim=process.out_dim(dim), T=process.T)
-    torch.manual_seed(cfg.seed + 1000 * rank_zero_only.rank)  # same network on every rank, its own t and noise
     module = DiffusionModule(
         process, net, optimizer=instantiate(cfg.optimizer),
         lr_scheduler=instantiate(cfg.lr_scheduler) if cfg.get("lr_scheduler") else None, ema_decay=cfg.ema_decay,
@@ -66,6 +64,16 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
         gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
     )
+    return datamodule, module
+
+
+def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Trainer]:
+    """Everything a run needs, from the composed config."""
+    stepping = StepsPerCall(steps_per_call(cfg))
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule, module = build_model(cfg)
+    warn_if_signal_survives(module.process, datamodule.splits["train"])
+    torch.manual_seed(cfg.seed + 1000 * rank_zero_only.rank)  # same network on every rank, its own t and noise
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c] + [stepping]
     loggers = build_loggers(cfg)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()],

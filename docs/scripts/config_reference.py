@@ -1,6 +1,7 @@
 """The configuration reference, generated from conf/: ``python docs/scripts/config_reference.py``.
 
-Writes docs/reference/configuration.md: the top-level keys of conf/train.yaml, then every config group with every
+Writes docs/reference/configuration.md: the top-level keys of conf/train.yaml, the keys of the commands that use a
+trained run (conf/sample.yaml, conf/evaluate.yaml), then every config group with every
 option (its header comment, what it builds on, its ``_target_``), every key with its default and comment, and the
 arguments each ``_target_`` accepts that the config does not list, which a command line adds with ``+``. The targets
 are introspected (``inspect.signature``), never instantiated. tests/test_docs.py fails when the committed page
@@ -23,6 +24,7 @@ PAGE = ROOT / "docs" / "reference" / "configuration.md"
 KEY = re.compile(r"^(\s*)([A-Za-z_][\w\-]*):(.*)$")
 HIDDEN = {"_target_", "_partial_", "defaults"}  # targets are listed below each table
 PLUGIN_GROUPS = ("hydra/launcher", "hydra/sweeper")
+COMMANDS = ("sample", "evaluate")  # conf/<name>.yaml: the commands that use a trained run
 RUNTIME = {  # the arguments diffusion_lightning/training/run.py passes when it builds a group's object
     "process": {"betas", "loss", "data"}, "schedule": {"T"}, "schedule.init": {"T"}, "model": {"in_dim", "out_dim", "T"},
     "trainer": {"callbacks", "logger", "plugins"},
@@ -226,6 +228,13 @@ def train_section() -> list[str]:
     return [*lines, "", "Top-level keys:", "", *key_table(read_keys(text, ""))]
 
 
+def command_section(name: str) -> list[str]:
+    """A command that uses a trained run (``sample.py``, ``evaluate.py``): its header and its keys."""
+    text = (CONF / f"{name}.yaml").read_text()
+    keys = [k for k in read_keys(text, "") if k.path.split(".")[0] != "hydra"]
+    return [f"## `{name}.yaml`: the keys of `{name}.py`", "", *prose(header(text)), *key_table(keys)]
+
+
 def option_section(group: str, name: str) -> list[str]:
     path = CONF / group / f"{name}.yaml"
     if not path.is_file():
@@ -247,7 +256,7 @@ def render() -> str:
              "arguments a `_target_` accepts beyond those listed. A key listed here is set as `key=value`; an "
              "argument that the config does not list needs a leading `+` (`+key=value`), because Hydra refuses "
              "keys a config does not have. A group's option is chosen with `group=option`; `~group` drops it.",
-             "", *train_section()]
+             "", *train_section(), *(line for name in COMMANDS for line in command_section(name))]
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
         for group in groups():
             lines += [f"## `{group}`", "", GROUPS.get(group, "").capitalize() + ".", ""]
