@@ -18,7 +18,7 @@ from diffusion_lightning.training.run import build, run
 
 MEAN, STD = np.array([100.0, -7.0]), np.array([30.0, 5.0])
 QUICK = ("logger=none", "trainer.max_steps=20", "trainer.val_check_interval=10", "callbacks.sample_metrics.n_samples=64",
-         "+callbacks.figures.n_samples=64")
+         "callbacks.figures.n_samples=64")
 
 
 def gaussian_points(n: int = 400, seed: int = 0) -> np.ndarray:
