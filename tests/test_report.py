@@ -206,6 +206,17 @@ def test_sorting_by_another_metric_and_writing_elsewhere(sweep, tmp_path):
     assert table.index("| 1 | 1 |") < table.index("| 2 | 0 |")
 
 
+def test_a_metric_that_no_job_reports_is_refused_naming_those_they_do(sweep):
+    result = subprocess.run([sys.executable, "-m", "diffusion_lightning.sweeps.report", str(sweep), "--metric",
+                             "test/nll_bits"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr == ("error: --metric test/nll_bits: no job reports it; the jobs report "
+                             "samples/energy_distance, step, test/nll_bound_bits, test/nll_bound_se_bits, "
+                             "true_nll_bits, val/nll_bound_bits, wall_time_s\n")
+    assert not (sweep / "report.md").exists()
+    assert main([str(sweep), "--metric", "wall_time_s", "--out", str(sweep / "by_time")]) == 0
+
+
 def test_falls_back_to_the_validation_bound(tmp_path):
     make_job(tmp_path, 0, ["T=10"], {"status": "finished", "val/nll_bound_bits": 5.0})
     make_job(tmp_path, 1, ["T=20"], {"status": "interrupted", "val/nll_bound_bits": 4.0})

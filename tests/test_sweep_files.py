@@ -16,7 +16,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from diffusion_lightning.sweeps.jobs import read_job, read_jobs
-from diffusion_lightning.sweeps.resume import KEY, ResumeSweep, checkpoint_step
+from diffusion_lightning.sweeps.resume import KEY, RERUN, ResumeSweep, checkpoint_step, plan
 from diffusion_lightning.sweeps.status import FailedJobs
 from diffusion_lightning.training.checkpointing import AtomicCheckpointIO
 from diffusion_lightning.sweeps.resume import resumable
@@ -137,3 +137,34 @@ def test_resume_sweep_names_each_damaged_file_and_leaves_an_unreadable_summary_a
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert unchanged(damaged, before) and (damaged[1].parent / "checkpoints" / "last.ckpt").is_file()
+
+
+def cut_in_half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def one_byte_changed(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+
+
+@pytest.mark.parametrize("damage", [cut_in_half, one_byte_changed])
+def test_a_killed_job_whose_checkpoint_cannot_be_loaded_is_named_and_run_again(tiny_sweep_copy, caplog, damage):
+    """Resuming from it would end in Lightning's traceback; the job runs from the start instead, said in one line."""
+    job_dir = next(p for p in tiny_sweep_copy.iterdir() if p.name.startswith("0_"))
+    (job_dir / "summary.json").unlink()
+    checkpoint = job_dir / "checkpoints" / "last.ckpt"
+    checkpoint.write_bytes(damage(checkpoint.read_bytes()))
+    job = read_job(job_dir)
+    assert job.status == "interrupted" and plan(job) == RERUN and job.checkpoint_problem.startswith(
+        "not a whole checkpoint: ")
+    config = OmegaConf.load(tiny_sweep_copy / "multirun.yaml")
+    config.resume_sweep = True
+    config.hydra.sweep.dir = str(tiny_sweep_copy)
+    caplog.set_level(logging.INFO, logger="diffusion_lightning.sweeps.resume")
+    ResumeSweep().on_multirun_start(config)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{KEY}: {checkpoint} cannot be loaded ({job.checkpoint_problem}); job 0 runs again from the "
+                        "start"]
+    assert f"{KEY}: 4 jobs in {tiny_sweep_copy}: 3 kept (finished), 0 resumed from their last.ckpt, 1 rerun" in (
+        caplog.text)

@@ -8,6 +8,7 @@ Lightning: a checkpoint's step comes from the JSON written beside it (``AtomicCh
 
 import json
 import math
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -128,12 +129,29 @@ class Job:
     def last_checkpoint(self) -> Path:
         return self.path / LAST_CHECKPOINT
 
+    @cached_property
+    def checkpoint_problem(self) -> str | None:
+        """Why its last.ckpt cannot be loaded, or None (also where there is none). It reads the whole file, so only
+        resuming asks."""
+        return archive_problem(self.last_checkpoint) if self.last_checkpoint.is_file() else None
+
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
     out = {}
     for k, v in tree.items():
         out |= flatten(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v}
     return out
+
+
+def archive_problem(path: Path) -> str | None:
+    """Why a checkpoint cannot be loaded, found without torch: ``torch.save`` writes a zip archive, and a file cut
+    short or damaged fails to open as one or fails a member's CRC check; None where it is whole."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        return f"not a whole checkpoint: {reason(error)}"
+    return None if bad is None else f"not a whole checkpoint: {bad} fails its CRC check"
 
 
 def job_number(path: Path) -> int | None:

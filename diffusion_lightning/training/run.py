@@ -29,12 +29,19 @@ from .stepping import StepsPerCall, steps_per_call
 log = logging.getLogger(__name__)
 
 
-def warn_if_signal_survives(process: DiffusionProcess, x0: torch.Tensor, tolerance_bits: float = 0.01) -> float:
-    """The prior p(x_T) only fits if the schedule destroys the signal: warn with the cost L_T in bits when not."""
+NOISIER = (("beta_end", "raise"), ("beta", "raise"), ("log_snr_end", "lower"))  # the key that ends a schedule noisier
+
+
+def warn_if_signal_survives(process: DiffusionProcess, x0: torch.Tensor, schedule: DictConfig,
+                            tolerance_bits: float = 0.01) -> float:
+    """The prior p(x_T) only fits if the schedule destroys the signal: warn with the cost L_T in bits when not,
+    naming the key of this ``schedule`` that would end it noisier (or another schedule where it has none)."""
     bits = float(process.prior_term(x0[:2000]).mean()) / LOG2
     if bits > tolerance_bits:
+        how = next((f"{verb} schedule.{key}" for key, verb in NOISIER if key in schedule),
+                   "choose a noisier schedule, e.g. schedule=linear")
         log.warning(f"the schedule leaves signal at t = T: the prior term L_T = KL(q(x_T|x_0) ‖ p(x_T)) costs "
-                    f"{bits:.3g} bits per point; raise T or the schedule's β (e.g. schedule.beta_end)")
+                    f"{bits:.3g} bits per point; raise T, or {how}")
     return bits
 
 
@@ -54,7 +61,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
     datamodule.setup()
     process = instantiate(cfg.process)(betas=instantiate(cfg.schedule)(T=cfg.T), loss=instantiate(cfg.loss),
                                        data=datamodule)
-    warn_if_signal_survives(process, datamodule.splits["train"])
+    warn_if_signal_survives(process, datamodule.splits["train"], cfg.schedule)
     dim = math.prod(datamodule.shape)
     network = OmegaConf.masked_copy(cfg.model, [k for k in cfg.model if k != "parameterisation"])
     net = instantiate(network)(in_dim=dim, out_dim=process.out_dim(dim), T=process.T)

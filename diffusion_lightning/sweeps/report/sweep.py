@@ -1,6 +1,7 @@
 """A sweep read for comparison: its jobs best first, the keys it swept, and its jobs grouped into configurations
 (every swept key but the seed, or any subset of them) with mean ± std over seeds and paired differences to the best.
-Refuses, in one line, a directory with no jobs or with jobs that cannot be compared (other metrics, other data)."""
+Refuses, in one line, a directory with no jobs or with jobs that cannot be compared (other metrics, other data), and
+a metric that no job reports."""
 
 import math
 import statistics
@@ -34,6 +35,15 @@ def rank(jobs: list[Job], metric: str) -> list[Job]:
 def truth_key(metric: str) -> str:
     """The summary key of the data's true NLL on the metric's split (``test/true_nll_bits`` for a test bound)."""
     return f"{metric.split('/')[0]}/true_nll_bits" if "/" in metric else "true_nll_bits"
+
+
+def check_reported(jobs: list[Job], metric: str) -> None:
+    """A metric asked for by name must be one that some job reports (a table of dashes would hide the typo), unless
+    no job reports any number yet."""
+    reported = sorted({k for job in jobs for k, v in job.summary.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    if reported and metric not in reported:
+        raise ReportError(f"--metric {metric}: no job reports it; the jobs report {', '.join(reported)}")
 
 
 def check_comparable(jobs: list[Job], metric: str) -> None:
@@ -121,6 +131,8 @@ class Sweep:
         if not jobs:
             raise ReportError(f"{path} holds no job directories (<num>_<overrides>/.hydra/overrides.yaml); "
                               "give the directory of a `python train.py -m ...` sweep")
+        if metric is not None:
+            check_reported(jobs, metric)
         metric = metric or next((m for m in SORT_METRICS if any(m in job.summary for job in jobs)), SORT_METRICS[0])
         check_comparable(jobs, metric)
         known = [job for job in jobs if job.overrides or OVERRIDES not in job.unreadable] or jobs
