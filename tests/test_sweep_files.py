@@ -13,12 +13,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
 from diffusion_lightning.sweeps.jobs import read_job, read_jobs
 from diffusion_lightning.sweeps.resume import KEY, RERUN, ResumeSweep, checkpoint_step, plan
 from diffusion_lightning.sweeps.status import FailedJobs
 from diffusion_lightning.training.checkpointing import AtomicCheckpointIO
+from diffusion_lightning.training.callbacks import Figures
+from diffusion_lightning.training.files import written_whole
 from diffusion_lightning.sweeps.resume import resumable
 from diffusion_lightning.training.run import task
 
@@ -168,3 +171,48 @@ def test_a_killed_job_whose_checkpoint_cannot_be_loaded_is_named_and_run_again(t
                         "start"]
     assert f"{KEY}: 4 jobs in {tiny_sweep_copy}: 3 kept (finished), 0 resumed from their last.ckpt, 1 rerun" in (
         caplog.text)
+
+
+def test_a_figure_cut_short_is_named_in_one_line_and_the_report_still_written(tiny_sweep_copy):
+    """As a job killed while it saved a figure in place (before figures were written whole) leaves it."""
+    job_dir = next(p for p in tiny_sweep_copy.iterdir() if p.name.startswith("1_"))
+    figure = job_dir / "figures" / "samples.png"
+    figure.write_bytes(cut_in_half(figure.read_bytes()))
+    result = subprocess.run([sys.executable, "-m", "diffusion_lightning.sweeps.report", str(tiny_sweep_copy)],
+                            cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"warning: {figure} cannot be read ("), result.stderr
+    assert all((tiny_sweep_copy / name).is_file() for name in ("report.html", "samples_grid.png", "report.csv"))
+
+
+def test_a_file_written_whole_is_the_old_one_or_the_new_one(tmp_path):
+    path = tmp_path / "samples.png"
+    path.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with written_whole(path) as tmp:
+            assert tmp.suffix == ".png" and tmp.parent == tmp_path
+            tmp.write_bytes(b"ne")
+            raise KeyboardInterrupt  # killed mid-write
+    assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]
+    with written_whole(path) as tmp:
+        tmp.write_bytes(b"new")
+    assert path.read_bytes() == b"new" and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_run_killed_while_it_saves_a_figure_keeps_the_one_it_had(tmp_path):
+    class Killed(Figures):
+        def figures(self, trainer, pl_module):
+            fig = Figure()
+            fig.savefig = lambda path, **kwargs: (Path(path).write_bytes(b"\x89PNG half"), _raise(KeyboardInterrupt))
+            return {"samples": fig}
+
+    (tmp_path / "samples.png").write_bytes(b"the figure of the run before")
+    with pytest.raises(KeyboardInterrupt):
+        Killed(str(tmp_path)).on_test_end(SimpleNamespace(is_global_zero=True, loggers=[], global_step=0), None)
+    assert [p.name for p in tmp_path.iterdir()] == ["samples.png"]
+    assert (tmp_path / "samples.png").read_bytes() == b"the figure of the run before"
+
+
+def _raise(error):
+    raise error

@@ -98,6 +98,22 @@ class Job:
         path = self.path / "figures" / f"{name}.png" if self.path else None
         return path if path and path.is_file() else None
 
+    def picture(self, name: str):
+        """``figures/<name>.png`` decoded (a PIL image), None where there is none or it cannot be decoded (then
+        named in ``unreadable``: a job killed while an older version wrote it in place leaves half a PNG)."""
+        from PIL import Image  # only the report's figures need it
+
+        path = self.figure(name)
+        if path is None:
+            return None
+        try:
+            image = Image.open(path)
+            image.load()
+        except (OSError, SyntaxError, ValueError) as error:  # Pillow's "broken PNG file" is a SyntaxError
+            self.unreadable[f"figures/{name}.png"] = reason(error)
+            return None
+        return image
+
     def read(self, name: str, parse: Callable[[str], object]):
         """The job's file ``name`` parsed, None where there is none or ``parse`` refuses it (then it is named in
         ``unreadable``)."""

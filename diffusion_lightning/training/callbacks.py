@@ -12,6 +12,7 @@ from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from ..errors import ConfigError
 from . import plotting
 from .environment import in_multirun
+from .files import written_whole
 
 
 N_FRAMES = 10  # frames of the forward and reverse processes in the figures, by default
@@ -120,7 +121,8 @@ class Figures(L.Callback):
         self.dirpath.mkdir(parents=True, exist_ok=True)
         for name, fig in self.figures(trainer, pl_module).items():
             path = self.dirpath / f"{name}.png"
-            fig.savefig(path, dpi=110)
+            with written_whole(path) as tmp:
+                fig.savefig(tmp, dpi=110)
             for logger in trainer.loggers:
                 if isinstance(logger, WandbLogger):
                     logger.log_image(key=f"figures/{name}", images=[str(path)], step=trainer.global_step)
