@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 
 import pytest
 import yaml
@@ -111,6 +112,7 @@ def test_a_small_file_and_a_small_split_train(make_cfg, tmp_path):
     rows = ["".join("1" if i % 4 == phase else "0" for i in range(8)) for phase in range(4)]
     (tmp_path / "train.txt").write_text("\n".join(rows[:3]) + "\n")
     train(make_cfg, tmp_path, "data=heartbeat", f"data.train_file={tmp_path / 'train.txt'}", "data.period=null")
+    shutil.rmtree(tmp_path / "checkpoints")  # the second run's own
     train(make_cfg, tmp_path, "data.n_train=100", "data.batch_size=512")
 
 

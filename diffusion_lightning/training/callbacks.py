@@ -4,10 +4,10 @@ import hashlib
 from pathlib import Path
 
 import lightning as L
-import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from matplotlib.figure import Figure
 
 from ..errors import ConfigError
 from . import plotting
@@ -94,7 +94,7 @@ class Figures(L.Callback):
     def __init__(self, dirpath: str, n_frames: int = N_FRAMES, n_samples: int = 2000, seed: int = 4321):
         self.dirpath, self.n_frames, self.n_samples, self.seed = Path(dirpath), n_frames, n_samples, seed
 
-    def figures(self, trainer: L.Trainer, pl_module) -> dict[str, plt.Figure]:
+    def figures(self, trainer: L.Trainer, pl_module) -> dict[str, Figure]:
         dm, process = trainer.datamodule, pl_module.process
         T = process.T
         steps = frame_steps(T, self.n_frames)
@@ -128,7 +128,6 @@ class Figures(L.Callback):
                     logger.log_image(key=f"figures/{name}", images=[str(path)], step=trainer.global_step)
                 elif isinstance(logger, TensorBoardLogger):
                     logger.experiment.add_figure(f"figures/{name}", fig, trainer.global_step)
-            plt.close(fig)
 
 
 class StepProgressBar(TQDMProgressBar):
