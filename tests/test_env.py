@@ -3,6 +3,7 @@ processes keep the cores busy, unless the environment chose a policy; freed memo
 package sets nothing."""
 
 import ast
+import importlib.util
 import os
 import platform
 import subprocess
@@ -98,7 +99,8 @@ def imported_modules(folder: str = "diffusion_lightning") -> set[str]:
     return names
 
 
-PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+PROJECT, PROJECT_BUILD = PYPROJECT["project"], PYPROJECT["build-system"]
 EXTRAS = [r for extra in PROJECT["optional-dependencies"].values() for r in extra]
 
 
@@ -178,3 +180,16 @@ def test_evaluation_batches_reuse_freed_memory():
     assert page_faults("default") > 5000
     assert page_faults("configure") < 500
     assert page_faults("configure", MALLOC_TRIM_THRESHOLD_=str(128 << 10)) > 5000  # the environment's choice stands
+
+
+def test_a_wheel_is_refused_in_one_line_and_the_editable_install_is_setuptools_own():
+    """The checkout is the product (train.py and conf/ beside the package): ``pip install .`` would install a
+    package that cannot run, so the build backend refuses the wheel; ``pip install -e .`` is setuptools' own."""
+    spec = importlib.util.spec_from_file_location("checkout_only", ROOT / "build_backend" / "checkout_only.py")
+    backend = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(backend)
+    assert PROJECT_BUILD["build-backend"] == "checkout_only" and PROJECT_BUILD["backend-path"] == ["build_backend"]
+    with pytest.raises(SystemExit) as stop:
+        backend.build_wheel("unused")
+    assert stop.value.code.startswith("error: ") and "\n" not in stop.value.code and "pip install -e ." in stop.value.code
+    assert backend.build_editable.__module__ == backend.build_sdist.__module__ == "setuptools.build_meta"
