@@ -217,6 +217,14 @@ def test_a_metric_that_no_job_reports_is_refused_naming_those_they_do(sweep):
     assert main([str(sweep), "--metric", "wall_time_s", "--out", str(sweep / "by_time")]) == 0
 
 
+@pytest.mark.parametrize("name, title", [("sweep", "sweep"), ("grid_2026-01-01", "Sweep grid_2026-01-01"),
+                                         ("swissroll_sweep_1", "swissroll_sweep_1")])
+def test_the_page_title_names_the_sweep_once(tmp_path, name, title):
+    make_job(tmp_path / name, 0, ["T=10"], {"status": "finished", "test/nll_bound_bits": 5.0}, figures=False)
+    assert main([str(tmp_path / name)]) == 0
+    assert f"<title>{title}</title>" in (tmp_path / name / "report.html").read_text()
+
+
 def test_falls_back_to_the_validation_bound(tmp_path):
     make_job(tmp_path, 0, ["T=10"], {"status": "finished", "val/nll_bound_bits": 5.0})
     make_job(tmp_path, 1, ["T=20"], {"status": "interrupted", "val/nll_bound_bits": 4.0})

@@ -114,7 +114,7 @@ def page_data(sweep: Sweep) -> dict:
 
 def html_page(sweep: Sweep) -> str:
     counts = ", ".join(f"{n} {s}" for s in STATUSES if (n := sum(job.status == s for job in sweep.jobs)))
-    title = f"Sweep {sweep.path.name}"
+    title = sweep.title
     data = json.dumps(page_data(sweep)).replace("</", "<\\/")
     esc = html.escape
     return f"""<!DOCTYPE html>

@@ -143,6 +143,12 @@ class Sweep:
         return cls(path, rank(jobs, metric), metric, common, keys, jobs.grid_problem)
 
     @property
+    def title(self) -> str:
+        """``Sweep <directory>``, or the directory's name alone where it already says sweep (not "Sweep sweep")."""
+        name = self.path.name
+        return name if "sweep" in name.lower() else f"Sweep {name}"
+
+    @property
     def problems(self) -> list[str]:
         """One line per file that could not be read, naming it (of those read so far)."""
         return [line for line in [self.grid_problem] if line] + [line for job in self.jobs for line in job.problems]
