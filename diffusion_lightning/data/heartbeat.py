@@ -60,7 +60,8 @@ class HeartbeatDataModule(InMemoryDataModule):
         super().__init__(batch_size, eval_batch_size, seed)
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         if train_file is None and any(self.files.values()):
-            raise ConfigError("data.val_file/test_file need data.train_file too")
+            split = next(split for split, file in self.files.items() if file)
+            raise ConfigError(f"data.{split}_file={self.files[split]} needs data.train_file too")
         if train_file is None and (period is None or not 1 <= period <= length):
             raise ConfigError(f"data.period={period} must lie between 1 and data.length={length}")
         self.length, self.period = length, period

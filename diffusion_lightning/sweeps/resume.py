@@ -51,7 +51,7 @@ def resumable(task: Callable[[DictConfig], float | None]) -> Callable[[DictConfi
     optimized metric returned to the sweeper, not run again) and an interrupted one resumes (``resume_job``)."""
 
     def job(cfg: DictConfig) -> float | None:
-        if cfg.get(KEY):
+        if cfg.get(KEY) is True:  # another value than true or false is refused by the task, in one line
             kept = resume_job(cfg)
             if kept is not None:
                 return kept.get(cfg.get("optimized_metric"))
@@ -170,7 +170,7 @@ class ResumeSweep(Callback):
     kept, resumed, rerun and left as they are."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        if not config.get(KEY):
+        if config.get(KEY) is not True:
             return
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = grid(config)

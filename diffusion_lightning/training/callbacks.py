@@ -9,7 +9,7 @@ from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from matplotlib.figure import Figure
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_number
 from . import plotting
 from .environment import in_multirun
 from .files import written_whole
@@ -92,6 +92,8 @@ class Figures(L.Callback):
     per t; PNGs in ``dirpath``, and to the loggers."""
 
     def __init__(self, dirpath: str, n_frames: int = N_FRAMES, n_samples: int = 2000, seed: int = 4321):
+        check_number("callbacks.figures.n_frames", n_frames, "≥ 1", whole=True)
+        check_number("callbacks.figures.n_samples", n_samples, "≥ 1", whole=True)
         self.dirpath, self.n_frames, self.n_samples, self.seed = Path(dirpath), n_frames, n_samples, seed
 
     def figures(self, trainer: L.Trainer, pl_module) -> dict[str, Figure]:
@@ -135,6 +137,7 @@ class StepProgressBar(TQDMProgressBar):
     and one ``training_step`` call runs several steps. ``refresh_rate`` is in steps."""
 
     def __init__(self, refresh_rate: int = 1, **kwargs):
+        check_number("callbacks.progress_bar.refresh_rate", refresh_rate, "≥ 0", whole=True, hint="0 hides the bar")
         super().__init__(refresh_rate, **kwargs)
         self._shown = 0  # the step the bar shows
 
