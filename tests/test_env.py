@@ -191,5 +191,6 @@ def test_a_wheel_is_refused_in_one_line_and_the_editable_install_is_setuptools_o
     assert PROJECT_BUILD["build-backend"] == "checkout_only" and PROJECT_BUILD["backend-path"] == ["build_backend"]
     with pytest.raises(SystemExit) as stop:
         backend.build_wheel("unused")
-    assert stop.value.code.startswith("error: ") and "\n" not in stop.value.code and "pip install -e ." in stop.value.code
+    refusal = stop.value.code
+    assert refusal.startswith("error: ") and "\n" not in refusal and "pip install -e ." in refusal
     assert backend.build_editable.__module__ == backend.build_sdist.__module__ == "setuptools.build_meta"

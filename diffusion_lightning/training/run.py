@@ -79,8 +79,8 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
     )
     callbacks = [built(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c] + [stepping]
     loggers = build_loggers(cfg)
-    trainer = built("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()],
-                    val_check_interval=stepping.calls(cfg.trainer.val_check_interval),
+    trainer = built("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                    plugins=[AtomicCheckpointIO()], val_check_interval=stepping.calls(cfg.trainer.val_check_interval),
                     gradient_clip_val=None, gradient_clip_algorithm=None)  # the module clips
     start_loggers(loggers, cfg)
     return datamodule, module, trainer
