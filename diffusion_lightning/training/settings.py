@@ -119,7 +119,7 @@ def library_refusal(key: str, node: DictConfig, error: BaseException) -> ConfigE
     """A library's refusal of a setting of the object at ``key`` (Lightning's trainer or callbacks, torch's
     optimizer) as one line naming the setting, or None for any other error. The libraries check these settings when
     they build the object and name the argument in their message: ``callbacks.checkpoint.mode=abc: `mode` can be
-    min, max but got abc``, ``optimizer.momentum=-1: Invalid momentum value: -1``."""
+    min, max but got abc``."""
     while error is not None and not isinstance(error, (MisconfigurationException, ValueError, TypeError)):
         error = error.__cause__
     if error is None or not type(error).__module__.startswith("lightning") and not raised_in_library(error):
