@@ -95,3 +95,16 @@ def test_a_wrong_value_is_refused_in_one_line_naming_its_key_or_is_legal(tmp_pat
         assert override in LEGAL, f"{override} builds: refuse it in one line, or say in LEGAL why it is right"
     finally:
         signal.signal(signal.SIGTERM, handler)
+
+
+@pytest.mark.parametrize("override", ["trainer.devices=0", "callbacks.checkpoint.mode=maximum"])
+def test_a_refusal_of_lightnings_names_the_setting_it_is_about(tmp_path, override):
+    """Lightning's message mentions other settings too (``devices=0 … using cpu accelerator``): the one it writes
+    as an argument is named."""
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(Exception) as info:
+            build(compose_run(override, output_dir=str(tmp_path)))
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    assert str(known_failure(info.value)).startswith(f"{override}: ")

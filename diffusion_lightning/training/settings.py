@@ -125,7 +125,9 @@ def library_refusal(key: str, node: DictConfig, error: BaseException) -> ConfigE
     if error is None or not type(error).__module__.startswith("lightning") and not raised_in_library(error):
         return None
     reason = " ".join(str(error).split())
-    named = next((k for k in node if k[0] != "_" and k in reason), None)
+    keys = [k for k in node if k[0] != "_"]
+    named = next((k for k in keys if f"{k}=" in reason or f"`{k}`" in reason), None) or next(
+        (k for k in keys if k in reason), None)  # as the library writes an argument, else anywhere
     if named is None:
         return ConfigError(f"{key}: {reason}; its settings are {key}.* (docs/reference/configuration.md)")
     return ConfigError(f"{key}.{named}={shown(OmegaConf.select(node, named))}: {reason}")
