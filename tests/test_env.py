@@ -159,27 +159,28 @@ with torch.no_grad():
         for x_part, t_part in zip(x.split(8192), t.split(8192)):
             net(x_part, t_part)
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-print(min(faults[1:]))
+print(*faults[1:])
 """
 
 
-def page_faults(*args: str, **env: str) -> int:
-    """The fewest page faults of a pass after the first. One thread and a fixed wait policy, so that neither the
-    number of cores nor what else the machine runs (which ``configure`` would react to) changes the allocations."""
+def page_faults(*args: str, **env: str) -> list[int]:
+    """The page faults of each pass after the first. One thread and a fixed wait policy, so that neither the number
+    of cores nor what else the machine runs (which ``configure`` would react to) changes the allocations."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | {
         "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"} | env
-    return int(subprocess.run([sys.executable, "-c", FAULTS, *args], env=environ, capture_output=True, text=True,
-                              check=True).stdout)
+    return [int(n) for n in subprocess.run([sys.executable, "-c", FAULTS, *args], env=environ, capture_output=True,
+                                           text=True, check=True).stdout.split()]
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the thresholds are glibc's")
 def test_evaluation_batches_reuse_freed_memory():
     """Four batches of the bound's size through the default MLP: with glibc's defaults every 8 MiB activation is
-    faulted in afresh (about 24,000 pages a pass); once ``configure`` has raised the thresholds, none is. The
-    fewest of three passes is counted: a pass that another process's load disturbs cannot fail it."""
-    assert page_faults("default") > 5000
-    assert page_faults("configure") < 500
-    assert page_faults("configure", MALLOC_TRIM_THRESHOLD_=str(128 << 10)) > 5000  # the environment's choice stands
+    faulted in afresh (thousands of pages in a pass: glibc's own threshold moves as blocks are freed); once
+    ``configure`` has raised the thresholds, none is. Of three passes, the most is counted where many are expected
+    and the fewest where none are: another process's load can only add faults, so it cannot fail either."""
+    assert max(page_faults("default")) > 5000
+    assert min(page_faults("configure")) < 500
+    assert max(page_faults("configure", MALLOC_TRIM_THRESHOLD_=str(128 << 10))) > 5000  # the environment's choice
 
 
 def test_a_wheel_is_refused_in_one_line_and_the_editable_install_is_setuptools_own():
