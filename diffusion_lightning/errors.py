@@ -1,5 +1,7 @@
 """Failures that are the input's fault, not the code's: shown as one line, without a traceback."""
 
+import math
+
 
 class ConfigError(ValueError):
     """A bad setting or data file; the message names the key (or file and line), the value and what is allowed."""
@@ -16,3 +18,34 @@ def known_failure(error: BaseException) -> BaseException | None:
             return error
         error = error.__cause__
     return None
+
+
+def shown(value) -> str:
+    """A setting's value as it is written on the command line (``null`` for None)."""
+    return "null" if value is None else str(value)
+
+
+def in_interval(value: float, interval: str) -> bool:
+    """Whether ``value`` lies in ``interval``: ``(a, b)``, ``[a, b]`` (either end open or closed), ``> a``, ``≥ a``,
+    ``< a``, ``≤ a``, or "" (any finite number)."""
+    if not interval:
+        return True
+    if interval[0] in "([":
+        low, high = (float(end) for end in interval[1:-1].split(","))
+        above = value > low if interval[0] == "(" else value >= low
+        return above and (value < high if interval[-1] == ")" else value <= high)
+    op, bound = interval.split()
+    return {">": value > float(bound), "≥": value >= float(bound), "<": value < float(bound),
+            "≤": value <= float(bound)}[op]
+
+
+def check_number(key: str, value, interval: str = "", whole: bool = False, hint: str = ""):
+    """``value`` where it is a finite number (a whole one where ``whole``; a bool is not a number) in ``interval``
+    (see ``in_interval``), else a one-line ConfigError naming ``key``, what it must be, and ``hint``."""
+    kinds = (int,) if whole else (int, float)
+    if (isinstance(value, kinds) and not isinstance(value, bool) and math.isfinite(value)
+            and in_interval(value, interval)):
+        return value
+    where = f" in {interval}" if interval[:1] in "([" and interval else f" {interval}" if interval else ""
+    raise ConfigError(f"{key}={shown(value)} must be {'a whole number' if whole else 'a number'}{where}"
+                      + (f"; {hint}" if hint else ""))

@@ -5,10 +5,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from diffusion_lightning.training import environment
+from diffusion_lightning.bench import report
 from diffusion_lightning.bench.__main__ import BENCHMARKS, main
 
 KEYS = {
@@ -69,3 +71,33 @@ def test_nvml_check_after_configure_in_a_fresh_process():
     env = {k: v for k, v in os.environ.items() if k != environment.NVML_CHECK}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out.strip() == ("1" if environment.nvml_loads() else "0")
+
+
+def test_a_report_whose_earlier_results_cannot_be_read_stops_the_run_before_it_starts(tmp_path, capsys):
+    """BENCHMARKS.md is the store of earlier results: one that cannot be read is named with its line, not
+    overwritten (and no benchmark runs)."""
+    report = tmp_path / "BENCHMARKS.md"
+    text = '# Benchmarks\n\n## Raw results\n\n```jsonl\n{"bench": "sampling", "T": 10}\n{"bench": "sampl\n```\n'
+    report.write_text(text)
+    with pytest.raises(SystemExit) as stop:
+        main(["sampling", "--quick", "--out", str(report)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.count("\n") == 1 and err.startswith(f"error: {report}, line 7: not a JSON ")
+    assert report.read_text() == text
+
+
+def test_an_interrupted_report_keeps_the_earlier_one(tmp_path, monkeypatch):
+    report_path = tmp_path / "BENCHMARKS.md"
+    report_path.write_text("earlier")
+    run_record = {"benchmarks": ["sampling"], "command": "", "date": "", "load_start": [0, 0, 0], "load_end": [0, 0, 0],
+                  "machine": {"cpu": "", "cores": 1, "torch_threads": 1, "torch": "", "lightning": "", "python": ""}}
+
+    def killed(self, text, *args, **kwargs):
+        Path.write_bytes(self, text[: len(text) // 2].encode())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", killed)
+    with pytest.raises(KeyboardInterrupt):
+        report.write(report_path, [], [{"bench": "sampling", "T": 10}], run_record, {"sampling": ""})
+    monkeypatch.undo()
+    assert report_path.read_text() == "earlier" and [p.name for p in tmp_path.iterdir()] == ["BENCHMARKS.md"]

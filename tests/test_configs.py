@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 
 import pytest
 import yaml
@@ -112,6 +113,7 @@ def test_a_small_file_and_a_small_split_train(make_cfg, tmp_path):
     (tmp_path / "train.txt").write_text("\n".join(rows[:3] * 4) + "\n")  # 12 lines: 8 train, 2 val, 2 test
     train(make_cfg, tmp_path, "data=heartbeat", f"data.train_file={tmp_path / 'train.txt'}", "data.period=null",
           "data.val_fraction=0.2", "data.test_fraction=0.2")
+    shutil.rmtree(tmp_path / "checkpoints")  # the second run's own
     train(make_cfg, tmp_path, "data.n_train=100", "data.batch_size=512")
 
 

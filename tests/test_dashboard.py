@@ -6,6 +6,7 @@ drives that browser (``playwright install`` is never needed: the system's Chromi
 
 import json
 import math
+import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,10 +92,17 @@ def fake_sweep(root: Path, validations: range = range(250, 2001, 250)) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium with a fresh profile, offline by its flags; skipped where there is none."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (never `playwright install`)")
-    if not CHROMIUM.is_file():
-        pytest.skip("no headless Chromium: apt-get install chromium")
+    """Headless Chromium with a fresh profile, offline by its flags. Skipped where there is none, with the reason in
+    pytest's summary (``-rs`` in pyproject's addopts); under CI, which installs it (.ci/run), a failure instead."""
+    missing = None
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing = "no playwright: pip install playwright (never `playwright install`)"
+    if missing is None and not CHROMIUM.is_file():
+        missing = f"no headless Chromium at {CHROMIUM}: apt-get install chromium"
+    if missing:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"the report page's browser test: {missing}")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         yield browser

@@ -14,6 +14,7 @@ from diffusion_lightning.diffusion.losses import LOG2
 from diffusion_lightning.diffusion.objectives import KL, MSE, Hybrid
 from diffusion_lightning.diffusion.processes import BinomialDiffusion, ContinuousGaussianDiffusion, GaussianDiffusion
 from diffusion_lightning.diffusion.processes.base import chunks_of_t, strata_edges
+from diffusion_lightning.errors import ConfigError
 
 PREDICTIONS = ("epsilon", "x0", "mean")
 VARIANCES = ("fixed_small", "fixed_large", "learned", "learned_range")
@@ -826,5 +827,5 @@ def test_strata_cover_1_to_T_once_with_t_1_alone_and_widen(T, K):
 
 def test_known_strata_edges_and_too_few_strata_refused():
     assert strata_edges(100, 4).tolist() == [0, 1, 10, 32, 100]  # round(100^(k/4)): 10, 31.6, 100
-    with pytest.raises(ValueError, match="at least 2"):
+    with pytest.raises(ConfigError, match=r"^val_strata=1 cannot hold t = 1 alone and the rest of 1\.\.10: give at least 2$"):
         strata_edges(10, 1)

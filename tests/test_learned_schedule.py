@@ -90,8 +90,8 @@ def test_the_parameters_are_in_the_state_dict_and_loading_them_rebuilds_the_coef
     assert "schedule.u" in state and "alpha_bar" not in state  # coefficients follow from the parameters
     fresh = GaussianDiffusion(LearnedSchedule(30, schedules.linear))
     fresh.load_state_dict(state)
-    assert torch.equal(fresh.alpha_bar, process.alpha_bar.new_tensor(
-        torch.cumprod(1 - torch.cat([torch.zeros(1, dtype=torch.float64), process.schedule.betas().detach()]), 0)))
+    betas = torch.cat([torch.zeros(1, dtype=torch.float64), process.schedule.betas().detach()])
+    assert torch.equal(fresh.alpha_bar, torch.cumprod(1 - betas, 0).to(process.alpha_bar))
 
 
 @pytest.mark.parametrize("loss", [MSE(), Hybrid()])

@@ -9,8 +9,12 @@ import time
 
 import pytest
 import torch
+import wandb
+from lightning.pytorch.loggers import WandbLogger
+from omegaconf import OmegaConf
 
 from diffusion_lightning.errors import ConfigError, known_failure
+from diffusion_lightning.training.loggers import check_wandb_online, start_loggers
 from diffusion_lightning.training.run import run
 
 from .conftest import ROOT
@@ -30,7 +34,7 @@ def assert_one_line_error(result, *fragments):
 @pytest.mark.parametrize("overrides,fragments", [
     (["T=0"], ["T=0", "≥ 1"]),
     (["optimizer.lr=-1"], ["optimizer.lr=-1", "> 0"]),
-    (["schedule.beta_end=1.5"], ["outside (0, 1)", "schedule.beta_start/beta_end"]),
+    (["schedule.beta_end=1.5"], ["schedule.beta_end=1.5 must be a number in (0, 1)"]),
     (["data.batch_size=0"], ["data.batch_size=0", "≥ 1"]),
     (["process=binomial"], ["process=binomial needs binary data"]),
     (["eval_seed=abc"], ["eval_seed=abc", "≥ 0"]),
@@ -92,6 +96,52 @@ def test_wandb_online_without_an_account_fails_at_once(cli, tmp_path):
     result = cli("debug=fast", "T=10", "logger=wandb", "logger.wandb.offline=false", env=env)
     assert_one_line_error(result, "wandb login")
     assert time.time() - start < 120
+
+
+def test_a_netrc_that_cannot_be_parsed_is_named_not_read_as_no_key(tmp_path, monkeypatch):
+    (tmp_path / ".netrc").write_text("machine api.wandb.ai\n  bogus token\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    wandb_cfg = OmegaConf.create({"_target_": "lightning.pytorch.loggers.WandbLogger", "offline": False})
+    with pytest.raises(ConfigError) as info:
+        check_wandb_online(wandb_cfg)
+    assert str(info.value) == (f"{tmp_path / '.netrc'}, line 2: bad follower token 'bogus'; fix the file (wandb login "
+                               "writes it), or set WANDB_API_KEY")
+
+
+class Failing:
+    """A logger whose start raises ``error``."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def log_hyperparams(self, params) -> None:
+        raise self.error
+
+
+class UnreachableWandb(WandbLogger):
+    def log_hyperparams(self, params) -> None:
+        raise wandb.errors.CommError("dial tcp 127.0.0.1:9: connect: connection refused")
+
+
+def test_a_logger_that_cannot_start_says_why_and_keeps_the_cause(tmp_path):
+    cfg = OmegaConf.create({"T": 10})
+    with pytest.raises(ConfigError, match=r"^logger UnreachableWandb could not start: dial tcp .* refused; check the "
+                                          r"network, or log offline with logger.wandb.offline=true") as info:
+        start_loggers([UnreachableWandb(offline=True, save_dir=str(tmp_path))], cfg)
+    assert isinstance(info.value.__cause__, wandb.errors.CommError)
+    with pytest.raises(ConfigError, match=r"^logger Failing could not write its files: \[Errno 28\] No space left on "
+                                          r"device; check the directory \(paths.output_dir\)") as info:
+        start_loggers([Failing(OSError(28, "No space left on device"))], cfg)
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_a_logger_bug_is_not_mistaken_for_the_network(tmp_path):
+    """A serialisation bug keeps its own type and traceback: no W&B hint, not a one-line ConfigError."""
+    with pytest.raises(TypeError, match="not JSON serializable") as info:
+        start_loggers([Failing(TypeError("Object of type Tensor is not JSON serializable"))], OmegaConf.create({}))
+    assert known_failure(info.value) is None
 
 
 @pytest.mark.slow

@@ -230,6 +230,25 @@ def test_sorting_by_another_metric_and_writing_elsewhere(sweep, tmp_path):
     assert table.index("| 1 | 1 |") < table.index("| 2 | 0 |")
 
 
+def test_a_metric_that_no_job_reports_is_refused_naming_those_they_do(sweep):
+    result = subprocess.run([sys.executable, "-m", "diffusion_lightning.sweeps.report", str(sweep), "--metric",
+                             "test/nll_bits"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr == ("error: --metric test/nll_bits: no job reports it; the jobs report "
+                             "samples/energy_distance, step, test/nll_bound_bits, test/nll_bound_se_bits, "
+                             "true_nll_bits, val/nll_bound_bits, wall_time_s\n")
+    assert not (sweep / "report.md").exists()
+    assert main([str(sweep), "--metric", "wall_time_s", "--out", str(sweep / "by_time")]) == 0
+
+
+@pytest.mark.parametrize("name, title", [("sweep", "sweep"), ("grid_2026-01-01", "Sweep grid_2026-01-01"),
+                                         ("swissroll_sweep_1", "swissroll_sweep_1")])
+def test_the_page_title_names_the_sweep_once(tmp_path, name, title):
+    make_job(tmp_path / name, 0, ["T=10"], {"status": "finished", "test/nll_bound_bits": 5.0}, figures=False)
+    assert main([str(tmp_path / name)]) == 0
+    assert f"<title>{title}</title>" in (tmp_path / name / "report.html").read_text()
+
+
 def test_falls_back_to_the_validation_bound(tmp_path):
     make_job(tmp_path, 0, ["T=10"], {"status": "finished", "val/nll_bound_bits": 5.0})
     make_job(tmp_path, 1, ["T=20"], {"status": "interrupted", "val/nll_bound_bits": 4.0})

@@ -13,12 +13,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
 from diffusion_lightning.sweeps.jobs import read_job, read_jobs
-from diffusion_lightning.sweeps.resume import KEY, ResumeSweep, checkpoint_step
+from diffusion_lightning.sweeps.resume import KEY, RERUN, ResumeSweep, checkpoint_step, plan
 from diffusion_lightning.sweeps.status import FailedJobs
 from diffusion_lightning.training.checkpointing import AtomicCheckpointIO
+from diffusion_lightning.training.callbacks import Figures
+from diffusion_lightning.training.files import written_whole
 from diffusion_lightning.sweeps.resume import resumable
 from diffusion_lightning.training.run import task
 
@@ -137,3 +140,79 @@ def test_resume_sweep_names_each_damaged_file_and_leaves_an_unreadable_summary_a
     finally:
         signal.signal(signal.SIGTERM, handler)
     assert unchanged(damaged, before) and (damaged[1].parent / "checkpoints" / "last.ckpt").is_file()
+
+
+def cut_in_half(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def one_byte_changed(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+
+
+@pytest.mark.parametrize("damage", [cut_in_half, one_byte_changed])
+def test_a_killed_job_whose_checkpoint_cannot_be_loaded_is_named_and_run_again(tiny_sweep_copy, caplog, damage):
+    """Resuming from it would end in Lightning's traceback; the job runs from the start instead, said in one line."""
+    job_dir = next(p for p in tiny_sweep_copy.iterdir() if p.name.startswith("0_"))
+    (job_dir / "summary.json").unlink()
+    checkpoint = job_dir / "checkpoints" / "last.ckpt"
+    checkpoint.write_bytes(damage(checkpoint.read_bytes()))
+    job = read_job(job_dir)
+    assert job.status == "interrupted" and plan(job) == RERUN and job.checkpoint_problem.startswith(
+        "not a whole checkpoint: ")
+    config = OmegaConf.load(tiny_sweep_copy / "multirun.yaml")
+    config.resume_sweep = True
+    config.hydra.sweep.dir = str(tiny_sweep_copy)
+    caplog.set_level(logging.INFO, logger="diffusion_lightning.sweeps.resume")
+    ResumeSweep().on_multirun_start(config)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"{KEY}: {checkpoint} cannot be loaded ({job.checkpoint_problem}); job 0 runs again from the "
+                        "start"]
+    assert f"{KEY}: 4 jobs in {tiny_sweep_copy}: 3 kept (finished), 0 resumed from their last.ckpt, 1 rerun" in (
+        caplog.text)
+
+
+def test_a_figure_cut_short_is_named_in_one_line_and_the_report_still_written(tiny_sweep_copy):
+    """As a job killed while it saved a figure in place (before figures were written whole) leaves it."""
+    job_dir = next(p for p in tiny_sweep_copy.iterdir() if p.name.startswith("1_"))
+    figure = job_dir / "figures" / "samples.png"
+    figure.write_bytes(cut_in_half(figure.read_bytes()))
+    result = subprocess.run([sys.executable, "-m", "diffusion_lightning.sweeps.report", str(tiny_sweep_copy)],
+                            cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"warning: {figure} cannot be read ("), result.stderr
+    assert all((tiny_sweep_copy / name).is_file() for name in ("report.html", "samples_grid.png", "report.csv"))
+
+
+def test_a_file_written_whole_is_the_old_one_or_the_new_one(tmp_path):
+    path = tmp_path / "samples.png"
+    path.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt):
+        with written_whole(path) as tmp:
+            assert tmp.suffix == ".png" and tmp.parent == tmp_path
+            tmp.write_bytes(b"ne")
+            raise KeyboardInterrupt  # killed mid-write
+    assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]
+    with written_whole(path) as tmp:
+        tmp.write_bytes(b"new")
+    assert path.read_bytes() == b"new" and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_run_killed_while_it_saves_a_figure_keeps_the_one_it_had(tmp_path):
+    class Killed(Figures):
+        def figures(self, trainer, pl_module):
+            fig = Figure()
+            fig.savefig = lambda path, **kwargs: (Path(path).write_bytes(b"\x89PNG half"), _raise(KeyboardInterrupt))
+            return {"samples": fig}
+
+    (tmp_path / "samples.png").write_bytes(b"the figure of the run before")
+    with pytest.raises(KeyboardInterrupt):
+        Killed(str(tmp_path)).on_test_end(SimpleNamespace(is_global_zero=True, loggers=[], global_step=0), None)
+    assert [p.name for p in tmp_path.iterdir()] == ["samples.png"]
+    assert (tmp_path / "samples.png").read_bytes() == b"the figure of the run before"
+
+
+def _raise(error):
+    raise error

@@ -62,10 +62,16 @@ def test_a_batch_writes_the_last_value_of_each_step_into_its_ring_slot():
     assert one_more.probabilities() is None  # t = 1 still lacks its history
 
 
-@pytest.mark.parametrize("history,mix", [(0, 0.5), (1, 0.0), (1, 1.5), (-1, 0.5)])
-def test_a_sampler_without_history_or_mixture_is_refused(history, mix):
-    with pytest.raises(ConfigError, match=r"loss\.t_sampler\.history=.* loss\.t_sampler\.uniform_mix="):
+@pytest.mark.parametrize("history,mix,line", [
+    (0, 0.5, "loss.t_sampler.history=0 must be a whole number ≥ 1"),
+    (1, 0.0, "loss.t_sampler.uniform_mix=0.0 must be a number in (0, 1]"),
+    (1, 1.5, "loss.t_sampler.uniform_mix=1.5 must be a number in (0, 1]"),
+    (-1, 0.5, "loss.t_sampler.history=-1 must be a whole number ≥ 1"),
+    ("abc", 0.5, "loss.t_sampler.history=abc must be a whole number ≥ 1")])
+def test_a_sampler_without_history_or_mixture_is_refused(history, mix, line):
+    with pytest.raises(ConfigError) as info:
         ImportanceSampler(4, history=history, uniform_mix=mix)
+    assert str(info.value) == line
     ImportanceSampler(4, history=1, uniform_mix=1.0)  # the edges that are allowed
 
 

@@ -39,7 +39,7 @@ def test_training_does_not_depend_on_steps_per_batch(make_cfg, tmp_path, data):
 
 def test_loggers_see_optimizer_steps(make_cfg, tmp_path):
     run(make_cfg(*STEPS, "logger=csv", "steps_per_batch=5", "trainer.max_steps=20"))
-    rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).open()))
+    rows = list(csv.DictReader(next(tmp_path.rglob("metrics.csv")).read_text().splitlines()))
     train = [int(r["step"]) for r in rows if r.get("train/loss")]
     val = [int(r["step"]) for r in rows if r.get("val/nll_bound_bits")]
     assert train == [0, 5, 10, 15] and val == [10, 20]

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..training import environment
 
 environment.configure()  # before torch loads: OpenMP reads its wait policy then
@@ -72,6 +73,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown benchmark {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)} or all")
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        earlier = report.read_raw(args.out)  # before the benchmarks run: a report that cannot be read stops them
+    except ConfigError as error:
+        parser.exit(1, f"error: {error}\n")
     names = list(BENCHMARKS) if "all" in args.names else args.names or DEFAULT
     command = " ".join(["python -m diffusion_lightning.bench", *(sys.argv[1:] if argv is None else argv)])
     run = {"benchmarks": names, "command": command, "date": datetime.datetime.now().isoformat(timespec="minutes"),
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
                 records.append(rounded(record))
                 print(json.dumps(records[-1]), file=stdout, flush=True)
     run["load_end"] = load()
-    report.write(args.out, records, run, {name: text for name, (_, text) in BENCHMARKS.items()})
+    report.write(args.out, earlier, records, run, {name: text for name, (_, text) in BENCHMARKS.items()})
     print(f"wrote {args.out}", file=sys.stderr)
 
 

@@ -7,13 +7,37 @@ import json
 import re
 from pathlib import Path
 
+from ..errors import ConfigError
+from ..training.files import written_whole
+
 RAW = re.compile(r"```jsonl\n(.*?)```", re.DOTALL)
 
 
 def read_raw(path: Path) -> list[dict]:
-    """The raw records of an earlier report, or none."""
-    match = RAW.search(path.read_text()) if path.exists() else None
-    return [json.loads(line) for line in match.group(1).splitlines() if line.strip()] if match else []
+    """The raw records of an earlier report, or none; a report whose records cannot be read is refused in one line
+    naming the file and line (it is the store of the earlier results: a run must not write over them)."""
+    try:
+        text = path.read_text() if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} cannot be read ({' '.join(str(error).split())}); fix it, or write the report "
+                          "elsewhere with --out") from error
+    match = RAW.search(text)
+    if not match:
+        return []
+    first_line = text.count("\n", 0, match.start(1)) + 1
+    records = []
+    for number, line in enumerate(match.group(1).splitlines(), first_line):
+        try:
+            record = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}, line {number}: not a JSON record ({error.msg}); fix or remove the line (the "
+                              "earlier results are read back from it), or write the report elsewhere with --out"
+                              ) from error
+        if record is not None and not (isinstance(record, dict) and "bench" in record):
+            raise ConfigError(f"{path}, line {number}: a raw record must be a JSON object with a \"bench\" key; fix "
+                              "or remove the line, or write the report elsewhere with --out")
+        records += [record] if record is not None else []
+    return records
 
 
 def cell(value) -> str:
@@ -60,9 +84,10 @@ def targets(records: list[dict]) -> list[str]:
     return lines
 
 
-def write(path: Path, records: list[dict], run: dict, descriptions: dict[str, str]) -> None:
-    """Write the report for ``records`` (from ``run``), keeping earlier sections of benchmarks not run now."""
-    kept = [r for r in read_raw(path) if r["bench"] not in run["benchmarks"]
+def write(path: Path, earlier: list[dict], records: list[dict], run: dict, descriptions: dict[str, str]) -> None:
+    """Write the report for ``records`` (from ``run``), keeping the sections of the ``earlier`` records (``read_raw``
+    of the report before the run) of benchmarks not run now; written whole, so an interrupted write keeps them."""
+    kept = [r for r in earlier if r["bench"] not in run["benchmarks"]
             and not (r["bench"] == "_run" and set(r["benchmarks"]) <= set(run["benchmarks"]))]
     records = kept + [{"bench": "_run", **run}] + records
     runs = [r for r in records if r["bench"] == "_run"]
@@ -85,4 +110,5 @@ def write(path: Path, records: list[dict], run: dict, descriptions: dict[str, st
         if rows:
             lines += ["", f"## {name}", "", description, "", *table(rows)]
     lines += ["", "## Raw results", "", "```jsonl", *(json.dumps(r) for r in records), "```", ""]
-    path.write_text("\n".join(lines))
+    with written_whole(path) as tmp:
+        tmp.write_text("\n".join(lines))

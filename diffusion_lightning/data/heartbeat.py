@@ -61,7 +61,8 @@ class HeartbeatDataModule(InMemoryDataModule):
                  split_seed: int = 0, batch_size: int = 256, eval_batch_size: int = 2000, seed: int = 0):
         super().__init__(batch_size, eval_batch_size, seed)
         if train_file is None and (val_file or test_file):
-            raise ConfigError("data.val_file/test_file need data.train_file too")
+            split = "val" if val_file else "test"
+            raise ConfigError(f"data.{split}_file={val_file or test_file} needs data.train_file too")
         if train_file is None and (period is None or not 1 <= period <= length):
             raise ConfigError(f"data.period={period} must lie between 1 and data.length={length}")
         self.length, self.period = length, period

@@ -5,7 +5,7 @@ that follows the size of ℓ_t lowers its variance (Nichol & Dhariwal 2021, Sec.
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import check_number
 
 
 class UniformSampler(nn.Module):
@@ -28,8 +28,8 @@ class ImportanceSampler(UniformSampler):
 
     def __init__(self, T: int, history: int = 10, uniform_mix: float = 0.01):
         super().__init__(T)
-        if history < 1 or not 0 < uniform_mix <= 1:
-            raise ConfigError(f"loss.t_sampler.history={history} must be ≥ 1 and loss.t_sampler.uniform_mix={uniform_mix} in (0, 1]")
+        check_number("loss.t_sampler.history", history, "≥ 1", whole=True)
+        check_number("loss.t_sampler.uniform_mix", uniform_mix, "(0, 1]")
         self.uniform_mix = uniform_mix
         self.register_buffer("losses", torch.zeros(T + 1, history))
         self.register_buffer("counts", torch.zeros(T + 1, dtype=torch.long))

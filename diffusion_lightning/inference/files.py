@@ -3,22 +3,22 @@
 
 import csv
 import io
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..training.plotting import plt
+from matplotlib.figure import Figure
+
+from ..training.files import written_whole
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """``write(tmp)`` into a temporary file beside ``path``, then rename it to ``path``."""
+    """``write(tmp)`` into a temporary file beside ``path``, renamed onto it when written whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    with written_whole(path) as tmp:
+        write(tmp)
     return path
 
 
@@ -53,10 +53,8 @@ def write_bits(path: Path, columns: dict[str, torch.Tensor]) -> Path:
     return write_text(path, ",".join(names) + "\n" + rows + "\n")
 
 
-def write_figure(path: Path, figure: plt.Figure) -> Path:
-    write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
-    plt.close(figure)
-    return path
+def write_figure(path: Path, figure: Figure) -> Path:
+    return write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
 
 
 def write_table(path: Path, rows: list[dict]) -> Path:

@@ -4,6 +4,8 @@ scaled by a learned gain per step, softplus between them; the output is read as 
 import torch
 from torch import nn
 
+from .mlp import check_sizes
+
 
 class ConditionalLinear(nn.Module):
     """y = γ_t ⊙ (W x + b), one learned gain vector γ_t per step."""
@@ -22,6 +24,7 @@ class ConditionalLinear(nn.Module):
 class ConditionalMLP(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, T: int, hidden: int = 128, layers: int = 2):
         super().__init__()
+        check_sizes(hidden=hidden, layers=layers)
         sizes = [in_dim] + [hidden] * layers
         self.layers = nn.ModuleList(ConditionalLinear(a, b, T) for a, b in zip(sizes[:-1], sizes[1:]))
         self.readout = nn.Linear(hidden, out_dim)

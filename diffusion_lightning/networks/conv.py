@@ -2,11 +2,13 @@
 commutes with cyclic shifts. A pattern learned at some positions (a pulse phase) holds at every position,
 including phases never seen in training."""
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .mlp import SinusoidalEmbedding
+from .mlp import SinusoidalEmbedding, check_embedding, check_sizes
 
 
 class TimeConv1d(nn.Module):
@@ -16,6 +18,14 @@ class TimeConv1d(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, T: int, channels: int = 64, kernel_size: int = 3,
                  dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32), emb_dim: int = 64):
         super().__init__()
+        check_sizes(channels=channels, kernel_size=kernel_size)
+        check_embedding(emb_dim)
+        if kernel_size % 2 == 0:
+            raise ConfigError(f"model.kernel_size={kernel_size} must be odd (a window centred on each position)")
+        whole = isinstance(dilations, Sequence) and not isinstance(dilations, str)
+        if not (whole and dilations and all(type(d) is int and d >= 1 for d in dilations)):
+            raise ConfigError(f"model.dilations={list(dilations) if whole else dilations} must be a list of whole "
+                              "numbers ≥ 1; e.g. model.dilations=[1,2,4,8]")
         if out_dim % in_dim:
             raise ConfigError(f"model=conv outputs whole channels per position; it cannot give {out_dim} outputs "
                               f"for {in_dim} inputs: use model=mlp")

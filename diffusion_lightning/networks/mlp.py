@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_number
 
 GATE_OPEN = 4.0  # a Fourier gate's initial logit: sigmoid(4) = 0.98
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "softplus": nn.Softplus, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -15,6 +15,19 @@ def activation(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ConfigError(f"model.activation={name!r} is not known; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
+
+
+def check_sizes(**sizes) -> None:
+    """Refuse, in one line naming ``model.<name>``, a size of the network that is not a whole number ≥ 1."""
+    for name, value in sizes.items():
+        check_number(f"model.{name}", value, "≥ 1", whole=True)
+
+
+def check_embedding(emb_dim) -> None:
+    """The time embedding is sin and cos of emb_dim / 2 frequencies: a whole, even number."""
+    check_number("model.emb_dim", emb_dim, "≥ 2", whole=True)
+    if emb_dim % 2:
+        raise ConfigError(f"model.emb_dim={emb_dim} must be even (sin and cos of each frequency), e.g. 64")
 
 
 def mlp(sizes: list[int], act: str) -> nn.Sequential:
@@ -73,6 +86,8 @@ class TimeMLP(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, T: int, hidden: int = 256, layers: int = 3, emb_dim: int = 64,
                  activation: str = "silu", fourier_octaves: int = 0, fourier_gates: bool = False):
         super().__init__()
+        check_sizes(hidden=hidden, layers=layers)
+        check_embedding(emb_dim)
         self.embed = SinusoidalEmbedding(emb_dim, T)
         self.features = FourierFeatures(fourier_octaves)
         self.body = mlp([self.features.out_dim(in_dim) + emb_dim] + [hidden] * layers, activation)

@@ -4,12 +4,13 @@ separate linear readout for every step t. Each readout sees only 1/T of the trai
 import torch
 from torch import nn
 
-from .mlp import mlp
+from .mlp import check_sizes, mlp
 
 
 class PerStepReadout(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, T: int, hidden: int = 50, layers: int = 3, activation: str = "sigmoid"):
         super().__init__()
+        check_sizes(hidden=hidden, layers=layers)
         self.body = mlp([in_dim] + [hidden] * layers, activation)
         self.weight = nn.Parameter(torch.randn(T + 1, hidden, out_dim) / hidden**0.5)
         self.bias = nn.Parameter(torch.zeros(T + 1, out_dim))

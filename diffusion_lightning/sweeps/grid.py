@@ -3,7 +3,10 @@ sweep's ``multirun.yaml``): the sweeper's ``params``, then the command line's ov
 ``OverridesParser`` and each swept value listed by ``Override.sweep_string_iterator`` (choices, ranges, globs).
 
 The product of the swept values is the project's own code: Hydra's (``BasicSweeper.split_arguments``) is not public
-API. ``tests/test_grid.py`` checks it against the jobs of a real ``-m`` launch."""
+API. A glob over a config group (``glob(sgd*)``) needs the group's options, which only Hydra's ``ConfigLoader``
+lists (``hydra.core``; the compose API composes one config and lists nothing): the running app's, or one that the
+public ``initialize_config_dir`` starts over the sweep's config directory. ``tests/test_grid.py`` checks all of it
+against the jobs of a real ``-m`` launch, glob included."""
 
 import itertools
 from collections.abc import Iterator, Mapping

@@ -8,6 +8,7 @@ Lightning: a checkpoint's step comes from the JSON written beside it (``AtomicCh
 
 import json
 import math
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -97,6 +98,22 @@ class Job:
         path = self.path / "figures" / f"{name}.png" if self.path else None
         return path if path and path.is_file() else None
 
+    def picture(self, name: str):
+        """``figures/<name>.png`` decoded (a PIL image), None where there is none or it cannot be decoded (then
+        named in ``unreadable``: a job killed while an older version wrote it in place leaves half a PNG)."""
+        from PIL import Image  # only the report's figures need it
+
+        path = self.figure(name)
+        if path is None:
+            return None
+        try:
+            image = Image.open(path)
+            image.load()
+        except (OSError, SyntaxError, ValueError) as error:  # Pillow's "broken PNG file" is a SyntaxError
+            self.unreadable[f"figures/{name}.png"] = reason(error)
+            return None
+        return image
+
     def read(self, name: str, parse: Callable[[str], object]):
         """The job's file ``name`` parsed, None where there is none or ``parse`` refuses it (then it is named in
         ``unreadable``)."""
@@ -128,12 +145,29 @@ class Job:
     def last_checkpoint(self) -> Path:
         return self.path / LAST_CHECKPOINT
 
+    @cached_property
+    def checkpoint_problem(self) -> str | None:
+        """Why its last.ckpt cannot be loaded, or None (also where there is none). It reads the whole file, so only
+        resuming asks."""
+        return archive_problem(self.last_checkpoint) if self.last_checkpoint.is_file() else None
+
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
     out = {}
     for k, v in tree.items():
         out |= flatten(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v}
     return out
+
+
+def archive_problem(path: Path) -> str | None:
+    """Why a checkpoint cannot be loaded, found without torch: ``torch.save`` writes a zip archive, and a file cut
+    short or damaged fails to open as one or fails a member's CRC check; None where it is whole."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        return f"not a whole checkpoint: {reason(error)}"
+    return None if bad is None else f"not a whole checkpoint: {bad} fails its CRC check"
 
 
 def job_number(path: Path) -> int | None:

@@ -3,11 +3,11 @@
 Each job decides from its own directory, inside the job, so that this works under any launcher (basic, joblib,
 submitit, Ray): a finished job is kept (not run again; its summary is read back and returned to the sweeper), an
 interrupted or killed job resumes from its ``checkpoints/last.ckpt``, a failed or missing one (or one stopped
-before its first checkpoint) runs again from the start, and one whose summary.json cannot be read is left as it is
-(named in one line; remove the file to run the job again). Before any job starts, ``ResumeSweep`` refuses a sweep
-directory that does not exist or whose jobs another command made, and says how many jobs are kept, resumed and
-rerun, naming each file it cannot read. Importing this module loads neither torch nor Lightning: the callback runs
-before any job has configured its process."""
+before its first checkpoint, or whose last.ckpt cannot be loaded: named in one line) runs again from the start,
+and one whose summary.json cannot be read is left as it is (named in one line; remove the file to run the job
+again). Before any job starts, ``ResumeSweep`` refuses a sweep directory that does not exist or whose jobs another
+command made, and says how many jobs are kept, resumed and rerun, naming each file it cannot read. Importing this
+module loads neither torch nor Lightning: the callback runs before any job has configured its process."""
 
 import logging
 import pickle
@@ -33,15 +33,15 @@ KEEP, RESUME, RERUN, LEAVE = "kept", "resumed", "rerun", "left"
 
 def plan(job: Job | None) -> str:
     """What a resumed sweep does with a job: keep it (finished), resume it (interrupted, or killed, with a
-    last.ckpt), rerun it from the start (failed, missing, or stopped before its first checkpoint), or leave it as it
-    is (its summary cannot be read: it may have finished)."""
+    last.ckpt that loads), rerun it from the start (failed, missing, stopped before its first checkpoint, or with a
+    last.ckpt that cannot be loaded), or leave it as it is (its summary cannot be read: it may have finished)."""
     if job is None or job.path is None:
         return RERUN
     if job.status == "finished":
         return KEEP
     if SUMMARY in job.unreadable:
         return LEAVE
-    if job.status == "interrupted" and job.last_checkpoint.is_file():
+    if job.status == "interrupted" and job.last_checkpoint.is_file() and not job.checkpoint_problem:
         return RESUME
     return RERUN
 
@@ -51,7 +51,7 @@ def resumable(task: Callable[[DictConfig], float | None]) -> Callable[[DictConfi
     optimized metric returned to the sweeper, not run again) and an interrupted one resumes (``resume_job``)."""
 
     def job(cfg: DictConfig) -> float | None:
-        if cfg.get(KEY):
+        if cfg.get(KEY) is True:  # another value than true or false is refused by the task, in one line
             kept = resume_job(cfg)
             if kept is not None:
                 return kept.get(cfg.get("optimized_metric"))
@@ -82,7 +82,8 @@ def resume_job(cfg: DictConfig) -> dict | None:
             cfg.ckpt_path = str(job.last_checkpoint)
     elif rank_zero_only.rank == 0 and inside_sweep(out):  # not a DDP rank that the job itself started
         log.info(f"{KEY}: {name} " + ("never ran" if job.status == "missing" else f"{job.status}") +
-                 ": running it from the start")
+                 (f", and its last.ckpt cannot be loaded ({job.checkpoint_problem})" if job.checkpoint_problem else "")
+                 + ": running it from the start")
         clear_outputs(out)
     return None
 
@@ -169,7 +170,7 @@ class ResumeSweep(Callback):
     kept, resumed, rerun and left as they are."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        if not config.get(KEY):
+        if config.get(KEY) is not True:
             return
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = grid(config)
@@ -182,6 +183,10 @@ class ResumeSweep(Callback):
             log.warning(f"{KEY}: {line}")
         made = {job.num: job for job in sweep if job.path is not None}
         counts = Counter(plan(made.get(num)) for num in range(len(jobs)))
+        for job in made.values():
+            if job.status == "interrupted" and job.checkpoint_problem:
+                log.warning(f"{KEY}: {job.last_checkpoint} cannot be loaded ({job.checkpoint_problem}); job {job.num} "
+                            "runs again from the start")
         log.info(f"{KEY}: {len(jobs)} jobs in {sweep_dir}: {counts[KEEP]} kept (finished), {counts[RESUME]} resumed "
                  f"from their last.ckpt, {counts[RERUN]} rerun from the start (failed, missing, or stopped before a "
                  "checkpoint)" + (f", {counts[LEAVE]} left as they are (summary.json cannot be read)"

@@ -3,20 +3,20 @@
 import hashlib
 import logging
 import math
-import os
 from pathlib import Path
 
 import lightning as L
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from matplotlib.figure import Figure
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_number
 from . import plotting
 from .environment import in_multirun
 from .evaluation import seeded_samples
+from .files import written_whole
 
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,11 @@ class Figures(L.Callback):
     per t; PNGs in ``dirpath``, and to the loggers."""
 
     def __init__(self, dirpath: str, n_frames: int = N_FRAMES, n_samples: int = 2000, seed: int = 4321):
+        check_number("callbacks.figures.n_frames", n_frames, "≥ 1", whole=True)
+        check_number("callbacks.figures.n_samples", n_samples, "≥ 1", whole=True)
         self.dirpath, self.n_frames, self.n_samples, self.seed = Path(dirpath), n_frames, n_samples, seed
 
-    def figures(self, trainer: L.Trainer, pl_module) -> dict[str, plt.Figure]:
+    def figures(self, trainer: L.Trainer, pl_module) -> dict[str, Figure]:
         dm, process = trainer.datamodule, pl_module.eval_process
         figures = self.point_figures(dm, pl_module) if dm.kind == "binary" or dm.shape == (2,) else {}
         if not figures:
@@ -111,7 +113,7 @@ class Figures(L.Callback):
             figures["schedule"] = plotting.schedule_figure(process.schedule.initial, process.schedule.betas().detach())
         return figures
 
-    def point_figures(self, dm, pl_module) -> dict[str, plt.Figure]:
+    def point_figures(self, dm, pl_module) -> dict[str, Figure]:
         """The forward and reverse processes and the samples over held-out data, in the data's own units (for 2-D
         points, the frame around ±2.5 standard deviations of what the model sees)."""
         process, device = pl_module.eval_process, pl_module.device
@@ -139,23 +141,21 @@ class Figures(L.Callback):
             self.save_points(trainer.datamodule, pl_module)
         for name, fig in figures.items():
             path = self.dirpath / f"{name}.png"
-            fig.savefig(path, dpi=110)
+            with written_whole(path) as tmp:
+                fig.savefig(tmp, dpi=110)
             for logger in trainer.loggers:
                 if isinstance(logger, WandbLogger):
                     logger.log_image(key=f"figures/{name}", images=[str(path)], step=trainer.global_step)
                 elif isinstance(logger, TensorBoardLogger):
                     logger.experiment.add_figure(f"figures/{name}", fig, trainer.global_step)
-            plt.close(fig)
-
 
     def save_points(self, dm, pl_module) -> None:
         """``samples.npz``: the samples figure's points, ``samples`` and the held-out ``data``, in the data's units,
         for pictures drawn from several runs (docs/scripts/pictures.py); written whole or not at all."""
         samples, _ = draw_samples(pl_module, (self.n_samples, *dm.shape), self.seed)  # the figures' draw, kept
         data = dm.splits["val"][: self.n_samples]
-        tmp = self.dirpath / "samples.tmp.npz"
-        np.savez(tmp, samples=dm.to_data(samples).cpu().numpy(), data=dm.to_data(data).cpu().numpy())
-        os.replace(tmp, self.dirpath / "samples.npz")
+        with written_whole(self.dirpath / "samples.npz") as tmp:
+            np.savez(tmp, samples=dm.to_data(samples).cpu().numpy(), data=dm.to_data(data).cpu().numpy())
 
 
 class StepProgressBar(TQDMProgressBar):
@@ -163,6 +163,7 @@ class StepProgressBar(TQDMProgressBar):
     and one ``training_step`` call runs several steps. ``refresh_rate`` is in steps."""
 
     def __init__(self, refresh_rate: int = 1, **kwargs):
+        check_number("callbacks.progress_bar.refresh_rate", refresh_rate, "≥ 0", whole=True, hint="0 hides the bar")
         super().__init__(refresh_rate, **kwargs)
         self._shown = 0  # the step the bar shows
 

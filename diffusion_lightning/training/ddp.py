@@ -16,10 +16,15 @@ LAUNCH_VARS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_S
 
 
 def relaunch_ranks_into_this_job(cfg: DictConfig) -> None:
-    """Lightning starts the other DDP ranks by re-running ``sys.argv`` with ``hydra.run.dir`` set. Inside a
-    ``-m`` sweep that would re-run the whole sweep elsewhere: make it re-run just this job, in this job's directory.
-    That needs the job to run in the script's own process, as under ``hydra/launcher=basic``; the others run jobs in
-    processes of their own (joblib's workers, submitit's, Ray's), which cannot re-run the script."""
+    """Lightning starts the other DDP ranks by re-running ``sys.argv`` with ``hydra.run.dir`` set to Hydra's run dir
+    (its ``_hydra_subprocess_cmd``). Inside a ``-m`` sweep that would re-run the whole sweep elsewhere: make it
+    re-run just this job, in this job's directory. That needs the job to run in the script's own process, as under
+    ``hydra/launcher=basic``; the others run jobs in processes of their own (joblib's workers, submitit's, Ray's),
+    which cannot re-run the script.
+
+    The only place that depends on how Lightning builds that command (no public way does the same: ``ddp_spawn``
+    pickles the run to its ranks, torchrun starts the whole command once per rank); tests/test_ddp.py checks the
+    command Lightning builds after this, so a change in Lightning fails there in seconds."""
     if not in_multirun():
         return
     hydra_cfg = HydraConfig.get()

@@ -1,6 +1,10 @@
 """The names of the files a run leaves in its directory: written by this layer (``outputs``, ``run``,
-``checkpointing``), read by the sweep tools. Plain names, so that their readers load neither torch nor Lightning."""
+``checkpointing``, ``callbacks``), read by the sweep tools. Plain names, so that their readers load neither torch
+nor Lightning; and ``written_whole``, how every one of them is written."""
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 RUN_INFO = "run_info.json"  # how to rerun it, written first
@@ -17,3 +21,17 @@ def sidecar(checkpoint: Path) -> Path:
     """The JSON beside a checkpoint (``last.ckpt`` → ``last.json``) with its ``global_step`` and ``epoch``, which the
     sweep tools read instead of the checkpoint."""
     return checkpoint.with_suffix(".json")
+
+
+@contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix, so that writers that read the format from it still do) to
+    write to; renamed onto ``path`` when the block ends, removed if it raises: a reader sees the old file or the new
+    one whole, never half of one, whenever the writer is killed."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

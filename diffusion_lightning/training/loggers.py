@@ -5,10 +5,11 @@ import hashlib
 import math
 import netrc
 import os
+from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import ConfigError
@@ -53,14 +54,26 @@ def check_wandb_online(logger_cfg: DictConfig) -> None:
         return
     if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE") in ("offline", "disabled"):
         return
-    try:
-        has_key = netrc.netrc().authenticators("api.wandb.ai") is not None
-    except (OSError, netrc.NetrcParseError):
-        has_key = False
-    if not has_key:
+    if not netrc_has_key("api.wandb.ai"):
         raise ConfigError("logger.wandb.offline=false needs a W&B account: run `wandb login` or set WANDB_API_KEY; "
                           "or log offline (the default) and `wandb sync` the run later")
     os.environ.setdefault("WANDB_INIT_TIMEOUT", "20")
+
+
+def netrc_has_key(host: str) -> bool:
+    """Whether ``~/.netrc`` holds a login for ``host`` (no file: no key); a file that cannot be read or parsed is
+    refused in one line naming it, instead of being read as "no key"."""
+    path = Path.home() / ".netrc"
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except FileNotFoundError:
+        return False
+    except netrc.NetrcParseError as error:
+        raise ConfigError(f"{error.filename or path}, line {error.lineno}: {error.msg}; fix the file (wandb login "
+                          "writes it), or set WANDB_API_KEY") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} cannot be read ({' '.join(str(error).split())}); fix the file, or set "
+                          "WANDB_API_KEY") from error
 
 
 def build_loggers(cfg: DictConfig) -> list:
@@ -72,14 +85,34 @@ def build_loggers(cfg: DictConfig) -> list:
 
 
 def start_loggers(loggers: list, cfg: DictConfig) -> None:
-    """Log the resolved config; a logger that cannot start (W&B online without a network) stops the run here."""
+    """Log the resolved config. A W&B run that cannot reach its server, or a logger that cannot write its files,
+    stops the run here in one line (the library's error kept as its cause); any other error is a bug, and keeps its
+    traceback."""
     for logger in loggers:
         try:
             logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         except Exception as error:
-            reason = " ".join(str(error).split())  # one line, whatever the logger's message
-            raise ConfigError(f"logger {type(logger).__name__} could not start: {reason}; check the network, or log "
-                              "offline with logger.wandb.offline=true (the default)") from error
+            failure = start_failure(logger, error)
+            if failure is None:
+                raise
+            raise failure from error
+
+
+def start_failure(logger, error: Exception) -> ConfigError | None:
+    """The one-line ConfigError for an error that a logger raised while starting, or None where the error is not
+    the setting's, the disk's or the network's fault."""
+    reason = " ".join(str(error).split())  # one line, whatever the library's message
+    name = type(logger).__name__
+    if isinstance(logger, WandbLogger):
+        import wandb
+
+        if isinstance(error, (wandb.Error, OSError)):
+            return ConfigError(f"logger {name} could not start: {reason}; check the network, or log offline with "
+                               "logger.wandb.offline=true (the default)")
+    if isinstance(error, OSError):
+        return ConfigError(f"logger {name} could not write its files: {reason}; check the directory "
+                           "(paths.output_dir) and the free disk space")
+    return None
 
 
 def finish_loggers(cfg: DictConfig, loggers: list, summary: dict) -> None:

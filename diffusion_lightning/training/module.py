@@ -15,7 +15,6 @@ EMA) are the same whatever that number is."""
 import copy
 import logging
 import math
-import warnings
 from collections.abc import Callable
 
 import lightning as L
@@ -29,9 +28,6 @@ from ..diffusion.losses import LOG2
 from .outputs import test_points_digest
 from ..diffusion.processes.base import DiffusionProcess
 
-# A checkpoint at global step k holds the state after k steps, which is what resuming needs; Lightning warns that
-# under manual optimization it is not the state before the k-th step.
-warnings.filterwarnings("ignore", "Using ModelCheckpoint with manual optimization", UserWarning)
 log = logging.getLogger(__name__)
 
 

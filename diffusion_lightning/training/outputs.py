@@ -14,14 +14,13 @@ import numpy as np
 import torch
 
 from .. import __version__
-from .files import BOUND_PER_POINT, BOUND_PER_T, CURVES, SUMMARY
+from .files import BOUND_PER_POINT, BOUND_PER_T, CURVES, SUMMARY, written_whole
 
 
 def write_json(path: Path, obj) -> None:
     """Write whole or not at all: a reader never sees a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    with written_whole(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1))
 
 
 def run_info() -> dict:
@@ -56,6 +55,5 @@ def write_results(out: Path, summary: dict, module) -> None:
         write_json(out / BOUND_PER_T, {"t": list(range(len(bits))), "bits": bits})
     if module.test_bits is not None:
         bits, digest = module.test_bits
-        tmp = out / "bound_per_point.tmp.npz"
-        np.savez(tmp, bits=bits.double().cpu().numpy(), test_points=np.array(digest))
-        os.replace(tmp, out / BOUND_PER_POINT)
+        with written_whole(out / BOUND_PER_POINT) as tmp:
+            np.savez(tmp, bits=bits.double().cpu().numpy(), test_points=np.array(digest))

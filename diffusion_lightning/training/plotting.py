@@ -1,10 +1,9 @@
-"""Pure matplotlib figures (no I/O): the caller saves or logs them."""
+"""Pure matplotlib figures (no I/O): the caller saves or logs them. Drawn on ``matplotlib.figure.Figure``, without
+pyplot, so that importing this module chooses no backend for the process and a figure is freed with its last
+reference."""
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import torch
+from matplotlib.figure import Figure
 
 
 Limits = list[list[float]] | None  # [[x_min, x_max], [y_min, y_max]] of a 2-D panel; None: ±2.5 on both axes
@@ -25,24 +24,27 @@ def _panel(ax, x: torch.Tensor, kind: str, title: str, limits: Limits = None) ->
     ax.set_title(title, fontsize=9)
 
 
-def frames_figure(frames: dict[int, torch.Tensor], kind: str, symbol: str, limits: Limits = None) -> plt.Figure:
+def frames_figure(frames: dict[int, torch.Tensor], kind: str, symbol: str, limits: Limits = None) -> Figure:
     """One panel per step, e.g. q(x_0), q(x_10), … (the slides' forward-process picture)."""
     steps = sorted(frames)
-    fig, axes = plt.subplots(1, len(steps), figsize=(1.8 * len(steps), 2.2), squeeze=False)
+    fig = Figure(figsize=(1.8 * len(steps), 2.2))
+    axes = fig.subplots(1, len(steps), squeeze=False)
     for ax, t in zip(axes[0], steps):
         _panel(ax, frames[t], kind, f"${symbol}(x_{{{t}}})$", limits)  # mathtext: q(x₁₀)
     fig.tight_layout()
     return fig
 
 
-def samples_figure(samples: torch.Tensor, data: torch.Tensor, kind: str) -> plt.Figure:
+def samples_figure(samples: torch.Tensor, data: torch.Tensor, kind: str) -> Figure:
     """Generated samples beside (binary) or over (continuous) held-out data."""
     if kind == "binary":
-        fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+        fig = Figure(figsize=(8, 4))
+        axes = fig.subplots(1, 2)
         _panel(axes[0], data, kind, "held-out data")
         _panel(axes[1], samples, kind, "generated")
     else:
-        fig, ax = plt.subplots(figsize=(4, 4))
+        fig = Figure(figsize=(4, 4))
+        ax = fig.subplots()
         ax.scatter(*data[:, :2].cpu().T.numpy(), s=1, alpha=0.3, label="held-out data", color="grey")
         ax.scatter(*samples[:, :2].cpu().T.numpy(), s=1, alpha=0.5, label="samples", color="C1")
         ax.set_aspect("equal")
@@ -51,10 +53,11 @@ def samples_figure(samples: torch.Tensor, data: torch.Tensor, kind: str) -> plt.
     return fig
 
 
-def curves_figure(train: list[dict[str, float]], val: list[dict[str, float]]) -> plt.Figure:
+def curves_figure(train: list[dict[str, float]], val: list[dict[str, float]]) -> Figure:
     """Training loss and bound estimate (log scale where positive), and the validation bound (exact up to
     ``val_strata`` steps, else a stratified estimate)."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    axes = fig.subplots(1, 2)
     if train:
         steps = [r["step"] for r in train]
         axes[0].plot(steps, [r["train/loss"] for r in train], label="train/loss")
@@ -75,9 +78,10 @@ def curves_figure(train: list[dict[str, float]], val: list[dict[str, float]]) ->
     return fig
 
 
-def bound_per_t_figure(per_t: torch.Tensor) -> plt.Figure:
+def bound_per_t_figure(per_t: torch.Tensor) -> Figure:
     """Where the bound sits: each term L_{t−1} (index 0: the prior term L_T), in bits."""
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig = Figure(figsize=(5, 3))
+    ax = fig.subplots()
     ax.plot(range(1, len(per_t)), per_t[1:].numpy(), lw=1)
     ax.set_xlabel("t")
     ax.set_ylabel("$L_{t-1}$ (bits)")
@@ -87,9 +91,10 @@ def bound_per_t_figure(per_t: torch.Tensor) -> plt.Figure:
     return fig
 
 
-def schedule_figure(initial: torch.Tensor, learned: torch.Tensor) -> plt.Figure:
+def schedule_figure(initial: torch.Tensor, learned: torch.Tensor) -> Figure:
     """A learned schedule against the one it started from: β_t, and log SNR(t) = log(ᾱ_t/(1−ᾱ_t))."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    axes = fig.subplots(1, 2)
     t = range(1, len(initial) + 1)
     for betas, style, label in ((initial, "--", "initial"), (learned, "-", "learned")):
         log_alpha_bar = torch.cumsum(torch.log1p(-betas.double().cpu()), 0)

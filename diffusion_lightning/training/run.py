@@ -17,12 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import ddp, environment
 from .checkpointing import INTERRUPTIONS, AtomicCheckpointIO, sigterm_as_interrupt
-from ..errors import ConfigError, known_failure
+from ..errors import ConfigError, check_number, known_failure
 from .loggers import build_loggers, finish_loggers, start_loggers
 from ..data.base import InMemoryDataModule
 from ..diffusion.losses import LOG2
 from .module import DiffusionModule
 from .files import RUN_INFO
+from .settings import check_settings, library_refusal
 from .outputs import run_info, write_json, write_results
 from ..diffusion.processes.base import DiffusionProcess
 from .stepping import StepsPerCall, steps_per_call
@@ -30,12 +31,19 @@ from .stepping import StepsPerCall, steps_per_call
 log = logging.getLogger(__name__)
 
 
-def warn_if_signal_survives(process: DiffusionProcess, x0: torch.Tensor, tolerance_bits: float = 0.01) -> float:
-    """The prior p(x_T) only fits if the schedule destroys the signal: warn with the cost L_T in bits when not."""
-    bits = float(process.prior_term(x0[:2000]).mean()) / LOG2
+NOISIER = (("beta_end", "raise"), ("beta", "raise"), ("log_snr_end", "lower"))  # the key that ends a schedule noisier
+
+
+def warn_if_signal_survives(process: DiffusionProcess, x0: torch.Tensor, schedule: DictConfig,
+                            tolerance_bits: float = 0.01) -> float:
+    """The prior p(x_T) only fits if the schedule destroys the signal: warn with the cost L_T in bits when not,
+    naming the key of this ``schedule`` that would end it noisier (or another schedule where it has none)."""
+    bits = float(process.prior_term(x0[:2000]).mean().detach()) / LOG2
     if bits > tolerance_bits:
+        how = next((f"{verb} schedule.{key}" for key, verb in NOISIER if key in schedule),
+                   "choose a noisier schedule, e.g. schedule=linear")
         log.warning(f"the schedule leaves signal at t = T: the prior term L_T = KL(q(x_T|x_0) ‖ p(x_T)) costs "
-                    f"{bits:.3g} bits per point; raise T or the schedule's β (e.g. schedule.beta_end)")
+                    f"{bits:.3g} bits per point; raise T, or {how}")
     return bits
 
 
@@ -47,6 +55,8 @@ def build_model(cfg: DictConfig) -> tuple[InMemoryDataModule, DiffusionModule]:
     if not isinstance(cfg.eval_seed, int) or cfg.eval_seed < 0:
         raise ConfigError(f"eval_seed={cfg.eval_seed} must be a whole number ≥ 0 (it draws the bound's x_t); "
                           "e.g. eval_seed=1")
+    check_top_level(cfg)
+    check_settings(cfg)
     lr = cfg.optimizer.get("lr")
     if lr is not None and lr <= 0:
         raise ConfigError(f"optimizer.lr={lr} must be > 0; e.g. optimizer.lr=1e-3")
@@ -72,15 +82,51 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Tr
     stepping = StepsPerCall(steps_per_call(cfg))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, module = build_model(cfg)
-    warn_if_signal_survives(module.process, datamodule.splits["train"])
+    check_optimization(cfg)
+    warn_if_signal_survives(module.process, datamodule.splits["train"], cfg.schedule)
     torch.manual_seed(cfg.seed + 1000 * rank_zero_only.rank)  # same network on every rank, its own t and noise
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c] + [stepping]
+    callbacks = [built(f"callbacks.{name}", c) for name, c in (cfg.get("callbacks") or {}).items() if c] + [stepping]
     loggers = build_loggers(cfg)
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()],
-                          val_check_interval=stepping.calls(cfg.trainer.val_check_interval),
-                          gradient_clip_val=None, gradient_clip_algorithm=None)  # the module clips
+    trainer = built("trainer", cfg.trainer, callbacks=callbacks, logger=loggers or False,
+                    plugins=[AtomicCheckpointIO()], val_check_interval=stepping.calls(cfg.trainer.val_check_interval),
+                    gradient_clip_val=None, gradient_clip_algorithm=None)  # the module clips
     start_loggers(loggers, cfg)
     return datamodule, module, trainer
+
+
+def check_top_level(cfg: DictConfig) -> None:
+    """The top-level keys that no object's signature checks (``settings.check_settings`` checks the others)."""
+    check_number("seed", cfg.seed, "≥ 0", whole=True, hint="e.g. seed=0")
+    check_number("ema_decay", cfg.ema_decay, hint="e.g. ema_decay=0.999; 0 turns the EMA off")
+    if not isinstance(cfg.get("resume_sweep", False), bool):
+        raise ConfigError(f"resume_sweep={cfg.resume_sweep} must be true or false")
+    clip = cfg.trainer.get("gradient_clip_val")
+    if clip is not None:
+        check_number("trainer.gradient_clip_val", clip, "> 0", hint="null turns clipping off")
+    if cfg.get("ckpt_path") is not None and not (isinstance(cfg.ckpt_path, str) and Path(cfg.ckpt_path).is_file()):
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint; give the path of one, e.g. "
+                          "ckpt_path=<run dir>/checkpoints/last.ckpt")
+
+
+def check_optimization(cfg: DictConfig) -> None:
+    """Build the optimizer and the lr schedule on a stand-in parameter, so that a setting they refuse is refused
+    before anything trains (the real ones are built when training starts, in ``configure_optimizers``)."""
+    optimizer = built("optimizer", cfg.optimizer, [torch.nn.Parameter(torch.zeros(1))])
+    if cfg.get("lr_scheduler"):
+        instantiate(cfg.lr_scheduler)(optimizer, total_steps=cfg.trainer.max_steps)
+
+
+def built(key: str, node: DictConfig, *args, **kwargs):
+    """``instantiate(node, **kwargs)`` (then called with ``args`` where given: a partial), a library's refusal of a
+    setting as one line naming it."""
+    try:
+        obj = instantiate(node, **kwargs)
+        return obj(*args) if args else obj
+    except Exception as error:
+        refusal = known_failure(error) is None and library_refusal(key, node, error)
+        if not refusal:
+            raise
+        raise refusal from error
 
 
 def run(cfg: DictConfig) -> float | None:

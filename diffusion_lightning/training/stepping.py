@@ -27,7 +27,8 @@ def steps_per_call(cfg: DictConfig) -> int:
                           "norm (the default) or value")
     if trainer.get("accumulate_grad_batches", 1) != 1:
         raise ConfigError("trainer.accumulate_grad_batches is not supported; raise data.batch_size instead")
-    if trainer.get("max_epochs", -1) not in (-1, None) or trainer.get("max_steps", -1) < 1:
+    max_steps = trainer.get("max_steps", -1)
+    if trainer.get("max_epochs", -1) not in (-1, None) or not isinstance(max_steps, int) or max_steps < 1:
         raise ConfigError("training is counted in steps, not epochs: set trainer.max_steps (e.g. 20000) and leave "
                           "trainer.max_epochs=-1")
     intervals = {"trainer.val_check_interval": trainer.val_check_interval,

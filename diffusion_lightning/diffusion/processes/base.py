@@ -43,7 +43,7 @@ def strata_edges(T: int, K: int) -> torch.Tensor:
     (e_k ≈ T^{k/K}): one step each where t is small, where the terms are large and change fast (t = 1 is the decoder
     term), wide where they are small and flat."""
     if K < 2 < T:
-        raise ValueError(f"{K} strata cannot hold t = 1 alone and the rest of 1..{T}: give at least 2")
+        raise ConfigError(f"val_strata={K} cannot hold t = 1 alone and the rest of 1..{T}: give at least 2")
     edges = [0, 1]
     for k in range(2, K + 1):
         edges.append(min(max(round(T ** (k / K)), edges[-1] + 1), T - (K - k)))

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from ...training.files import written_whole
 from .figures import write_pngs
 from .page import html_page
 from .sweep import SORT_METRICS, ReportError, Sweep
@@ -20,12 +21,18 @@ def write_report(sweep_dir: Path, out: Path, metric: str | None = None) -> Sweep
     """Every file of the report in ``out``; returns the sweep read (its Markdown is ``tables.markdown(sweep)``)."""
     sweep = Sweep.read(sweep_dir, metric)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(markdown(sweep))
+    write_text(out / "report.md", markdown(sweep))
     write_csv(sweep, out / "report.csv")
-    (out / "report.json").write_text(json.dumps(sweep.as_json(), indent=1))
+    write_text(out / "report.json", json.dumps(sweep.as_json(), indent=1))
     write_pngs(sweep, out)
-    (out / "report.html").write_text(html_page(sweep))
+    write_text(out / "report.html", html_page(sweep))
     return sweep
+
+
+def write_text(path: Path, text: str) -> None:
+    """Whole or not at all: a report cut short keeps the previous one."""
+    with written_whole(path) as tmp:
+        tmp.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:

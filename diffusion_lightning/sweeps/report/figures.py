@@ -5,11 +5,11 @@ best first, so that the slides' side-by-side pictures come out of a sweep withou
 import textwrap
 from pathlib import Path
 
-import matplotlib.image as mpimg
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from ...training.files import written_whole
 from ..jobs import Job
 from .sweep import Sweep
 
@@ -71,7 +71,7 @@ def image_grid(sweep: Sweep, name: str) -> Figure:
     """Each job's ``figures/<name>.png`` as one panel, best first; a job without it gets a panel saying why.
     Wide figures (a row of q(x_t) frames) stack in one column, heartbeat rasters go two to a row, square ones four."""
     jobs = sweep.jobs
-    images = {job.num: mpimg.imread(path) for job in jobs if (path := job.figure(name))}
+    images = {job.num: np.asarray(image) for job in jobs if (image := job.picture(name))}
     shapes = [image.shape for image in images.values()]
     aspect = shapes[0][1] / shapes[0][0] if shapes else 1.0
     panel_width = 14 if aspect > 2.5 else 7 if aspect > 1.5 else 3.6   # inches; rows about 14 wide
@@ -88,7 +88,9 @@ def image_grid(sweep: Sweep, name: str) -> Figure:
         if job.num in images:
             ax.imshow(images[job.num])
         else:
-            reason = job.note if job.status != "finished" else f"no figures/{name}.png"
+            file = f"figures/{name}.png"
+            reason = (job.note if job.status != "finished" else f"{file} cannot be read" if file in job.unreadable
+                      else f"no {file}")
             ax.text(0.5, 0.5, f"{job.status}\n{reason[:200]}", ha="center", va="center", wrap=True, fontsize=8,
                     color="firebrick", transform=ax.transAxes)
         ax.set_title(title, fontsize=9)
@@ -100,4 +102,5 @@ def write_pngs(sweep: Sweep, out: Path) -> None:
     """``curves.png`` and the three image grids into ``out``."""
     figures = {"curves": curves_figure(sweep)} | {grid: image_grid(sweep, name) for grid, name in GRIDS.items()}
     for name, fig in figures.items():
-        fig.savefig(out / f"{name}.png", dpi=100, bbox_inches="tight")
+        with written_whole(out / f"{name}.png") as tmp:
+            fig.savefig(tmp, dpi=100, bbox_inches="tight")

@@ -26,16 +26,15 @@ COLUMN_KINDS = {"label": "name", "estimate": "num", "interval": "num", "differen
 MAX_GROUPING_KEYS = 6  # beyond this, only the configuration, each key alone and all jobs together are offered
 
 
-def thumbnail(path) -> dict:
+def thumbnail(image: Image.Image) -> dict:
     """A figure as a data URI scaled down to the width the page shows it at: square panels side by side, heartbeat
     rasters two to a row, wide rows of q(x_t) frames one under the other at the page's width, frame under frame."""
-    with Image.open(path) as image:
-        aspect = image.width / image.height
-        width = 1200 if aspect > 2.5 else 600 if aspect > 1.5 else 320
-        image.thumbnail((width, max(1, round(width / aspect))), Image.LANCZOS)
-        buffer = io.BytesIO()
-        image.save(buffer, "PNG", optimize=True)
-        width = image.width
+    aspect = image.width / image.height
+    width = 1200 if aspect > 2.5 else 600 if aspect > 1.5 else 320
+    image.thumbnail((width, max(1, round(width / aspect))), Image.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=True)
+    width = image.width
     return {"src": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), "width": width}
 
 
@@ -88,8 +87,9 @@ def page_data(sweep: Sweep) -> dict:
     for group in sweep.groups():  # each configuration's best job with figures
         job = next((j for j in group.counted(sweep.metric) if j.figure("samples") or j.figure("forward_process")),
                    None)
-        if job:
-            images[index[id(job)]] = {kind: thumbnail(path) for kind, _ in IMAGE_KINDS if (path := job.figure(kind))}
+        shown = {kind: thumbnail(image) for kind, _ in IMAGE_KINDS if (image := job.picture(kind))} if job else {}
+        if shown:
+            images[index[id(job)]] = shown
     columns = metric_columns(sweep)
     d = job_decimals(sweep, columns)
     jobs = [{"name": job.name, "status": job.status, "value": job_cell(job, sweep.metric, d[sweep.metric]),
@@ -121,7 +121,7 @@ def page_data(sweep: Sweep) -> dict:
 
 def html_page(sweep: Sweep) -> str:
     counts = ", ".join(f"{n} {s}" for s in STATUSES if (n := sum(job.status == s for job in sweep.jobs)))
-    title = f"Sweep {sweep.path.name}"
+    title = sweep.title
     data = json.dumps(page_data(sweep)).replace("</", "<\\/")
     esc = html.escape
     return f"""<!DOCTYPE html>

@@ -1,6 +1,7 @@
 """A sweep read for comparison: its jobs best first, the keys it swept, and its jobs grouped into configurations
 (every swept key but the seed, or any subset of them) with mean ± std over seeds and paired differences to the best.
-Refuses, in one line, a directory with no jobs or with jobs that cannot be compared (other metrics, other data)."""
+Refuses, in one line, a directory with no jobs or with jobs that cannot be compared (other metrics, other data), and
+a metric that no job reports."""
 
 import math
 import statistics
@@ -39,6 +40,15 @@ def truth_key(metric: str) -> str:
 
 def is_gap(metric: str) -> bool:
     return metric.endswith("gap_bits")
+
+
+def check_reported(jobs: list[Job], metric: str) -> None:
+    """A metric asked for by name must be one that some job reports (a table of dashes would hide the typo), unless
+    no job reports any number yet."""
+    reported = sorted({k for job in jobs for k, v in job.summary.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    if reported and metric not in reported:
+        raise ReportError(f"--metric {metric}: no job reports it; the jobs report {', '.join(reported)}")
 
 
 def check_comparable(jobs: list[Job], metric: str) -> None:
@@ -138,6 +148,8 @@ class Sweep:
         if not jobs:
             raise ReportError(f"{path} holds no job directories (<num>_<overrides>/.hydra/overrides.yaml); "
                               "give the directory of a `python train.py -m ...` sweep")
+        if metric is not None:
+            check_reported(jobs, metric)
         known = [job for job in jobs if job.overrides or OVERRIDES not in job.unreadable] or jobs
         common = [o for o in known[0].overrides if all(o in job.overrides for job in known)]
         keys = []
@@ -146,6 +158,12 @@ class Sweep:
         metric = metric or default_metric(jobs, keys)
         check_comparable(jobs, metric)
         return cls(path, rank(jobs, metric), metric, common, keys, jobs.grid_problem)
+
+    @property
+    def title(self) -> str:
+        """``Sweep <directory>``, or the directory's name alone where it already says sweep (not "Sweep sweep")."""
+        name = self.path.name
+        return name if "sweep" in name.lower() else f"Sweep {name}"
 
     @property
     def problems(self) -> list[str]:

@@ -7,6 +7,7 @@ import math
 import statistics
 from pathlib import Path
 
+from ...training.files import written_whole
 from ..jobs import Job
 from .stats import Estimate
 from .sweep import SORT_METRICS, STATUSES, Group, Sweep, gap, is_gap, truth_key
@@ -212,7 +213,7 @@ def markdown(sweep: Sweep) -> str:
 def write_csv(sweep: Sweep, path: Path) -> None:
     """``report.csv``: every job with its swept values as columns and every number of its summary, best first."""
     keys = sorted({k for job in sweep.jobs for k in job.summary} - {"status", "error"})
-    with path.open("w", newline="") as f:
+    with written_whole(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["rank", "job", "status", *sweep.keys, *keys, "gap_bits", "note"])
         for i, job in enumerate(sweep.jobs, 1):
