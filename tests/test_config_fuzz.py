@@ -21,6 +21,11 @@ CONTEXTS = [[], ["data=heartbeat"], ["data=heartbeat", "model=conv"], ["data=hea
             ["optimizer=adamw"], ["lr_scheduler=exponential"], ["process=gaussian_continuous"]]
 SKIPPED = ("paths.", "hydra.")  # where the run writes, and Hydra's own settings
 LEGAL = {  # values that build, and why they are right to
+    "callbacks.figures.seed=-5": "torch's generator takes any whole number as a seed",
+    "callbacks.sample_metrics.seed=-5": "torch's generator takes any whole number as a seed",
+    "data.split_seed=-5": "torch's generator takes any whole number as a seed",
+    "data.val_fraction=-5.0": "read only for data from a file (data.train_file), where it is checked in one line",
+    "data.test_fraction=-5.0": "read only for data from a file (data.train_file), where it is checked in one line",
     "optimized_metric=abc": "any summary key; the task returns None for one the run does not report",
     "sweep_name=abc": "any name for a sweep's directory",
     "callbacks.checkpoint.filename=abc": "any file name",

@@ -205,13 +205,13 @@ def test_a_run_killed_while_it_saves_a_figure_keeps_the_one_it_had(tmp_path):
         def figures(self, trainer, pl_module):
             fig = Figure()
             fig.savefig = lambda path, **kwargs: (Path(path).write_bytes(b"\x89PNG half"), _raise(KeyboardInterrupt))
-            return {"samples": fig}
+            return {"curves": fig}
 
-    (tmp_path / "samples.png").write_bytes(b"the figure of the run before")
+    (tmp_path / "curves.png").write_bytes(b"the figure of the run before")
     with pytest.raises(KeyboardInterrupt):
         Killed(str(tmp_path)).on_test_end(SimpleNamespace(is_global_zero=True, loggers=[], global_step=0), None)
-    assert [p.name for p in tmp_path.iterdir()] == ["samples.png"]
-    assert (tmp_path / "samples.png").read_bytes() == b"the figure of the run before"
+    assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]
+    assert (tmp_path / "curves.png").read_bytes() == b"the figure of the run before"
 
 
 def _raise(error):

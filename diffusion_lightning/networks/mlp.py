@@ -43,9 +43,7 @@ class SinusoidalEmbedding(nn.Module):
 
     def __init__(self, dim: int, T: int):
         super().__init__()
-        if not isinstance(dim, int) or dim < 2 or dim % 2:
-            raise ConfigError(f"model.emb_dim={dim} must be an even whole number ≥ 2 (a sine and a cosine per "
-                              "frequency); e.g. model.emb_dim=64")
+        check_embedding(dim)
         half = dim // 2
         self.scale = 1000.0 / T
         self.register_buffer("freqs", torch.exp(-math.log(10000.0) * torch.arange(half) / half))

@@ -55,7 +55,6 @@ def build_model(cfg: DictConfig) -> tuple[InMemoryDataModule, DiffusionModule]:
     if not isinstance(cfg.eval_seed, int) or cfg.eval_seed < 0:
         raise ConfigError(f"eval_seed={cfg.eval_seed} must be a whole number ≥ 0 (it draws the bound's x_t); "
                           "e.g. eval_seed=1")
-    check_top_level(cfg)
     check_settings(cfg)
     lr = cfg.optimizer.get("lr")
     if lr is not None and lr <= 0:
@@ -79,6 +78,7 @@ def build_model(cfg: DictConfig) -> tuple[InMemoryDataModule, DiffusionModule]:
 
 def build(cfg: DictConfig) -> tuple[L.LightningDataModule, DiffusionModule, L.Trainer]:
     """Everything a run needs, from the composed config."""
+    check_top_level(cfg)  # the seed before it seeds anything
     stepping = StepsPerCall(steps_per_call(cfg))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, module = build_model(cfg)

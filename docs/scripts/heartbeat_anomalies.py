@@ -45,7 +45,7 @@ def roc_auc(normal: np.ndarray, anomalous: np.ndarray) -> float:
 
 
 def histogram(bits: dict[str, np.ndarray], aucs: dict[str, float]):
-    from diffusion_lightning.training.plotting import plt
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.4))
     edges = np.histogram_bin_edges(np.concatenate(list(bits.values())), bins=60)
