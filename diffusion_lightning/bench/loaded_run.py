@@ -21,13 +21,13 @@ from .evaluation import timed
 SIZES = {"full": {"overrides": [], "repeats": 3}, "quick": {"overrides": ["T=10", "data.n_test=200"], "repeats": 1}}
 
 
-def as_run_directory(directory: Path, cfg, module) -> Path:
-    """The module's weights and the config, laid out as a run leaves them."""
+def as_run_checkpoint(directory: Path, cfg, module) -> Path:
+    """The module's weights and the config, laid out as a run leaves them; the checkpoint's path."""
     (directory / CONFIG).parent.mkdir(parents=True)
     OmegaConf.save(cfg, directory / CONFIG)
     (directory / LAST_CHECKPOINT).parent.mkdir(parents=True)
     torch.save({"state_dict": module.state_dict(), "global_step": 0}, directory / LAST_CHECKPOINT)
-    return directory
+    return directory / LAST_CHECKPOINT
 
 
 def run(size: str) -> Iterator[dict]:
@@ -36,7 +36,7 @@ def run(size: str) -> Iterator[dict]:
     cfg = compose_cfg(*s["overrides"])
     datamodule, module, trainer = build(cfg)
     with tempfile.TemporaryDirectory(prefix="bench_run_") as directory:
-        loaded = load_run(as_run_directory(Path(directory), cfg, module))
+        loaded = load_run(as_run_checkpoint(Path(directory), cfg, module))
         test = loaded.test_split()
         n, T = len(test), loaded.T
         work = {"test_bound": lambda: trainer.test(module, datamodule=datamodule, verbose=False),
