@@ -130,6 +130,17 @@ def test_a_run_on_points_reports_bits_in_the_files_units_and_no_true_nll(make_cf
     assert points["samples"].shape == (64, 2) and np.abs(points["data"].mean(0) - MEAN).max() < 3 * STD.max() / 8
 
 
+def test_debug_fast_runs_on_points_and_shrinks_the_generated_splits_only(make_cfg, tmp_path):
+    for data in ("swiss_roll", "heartbeat", "toy"):
+        cfg = make_cfg("debug=fast", f"data={data}").data
+        assert (cfg.n_train, cfg.n_val, cfg.n_test) == (2048, 256, 256), data
+    path = write_csv(tmp_path / "p.csv", gaussian_points(600))
+    cfg = make_cfg("debug=fast", "data=points", f"data.train_file={path}", "logger=none")
+    assert "n_train" not in cfg.data  # a file keeps its own rows
+    run(cfg)
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "finished"
+
+
 def test_points_of_three_coordinates_train_and_say_which_figures_they_skip(make_cfg, tmp_path, caplog):
     np.save(tmp_path / "p.npy", np.random.default_rng(0).normal(size=(300, 3)))
     with caplog.at_level("INFO"):

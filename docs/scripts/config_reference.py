@@ -49,6 +49,7 @@ GROUPS = {  # what each group is for, in one line; the options and keys below ar
     "experiment": "bundles of settings (recipes); `~experiment` drops the one that follows the data",
     "sweep": "preset grids for `-m`",
     "debug": "short runs to check that everything works",
+    "debug/data": "what a `debug` option changes in the data, chosen by train.yaml as `<debug>_<data>`",
 }
 
 
@@ -215,7 +216,7 @@ def train_section() -> list[str]:
     data = yaml.safe_load(text)
     comments = {}
     for line in text.splitlines():
-        match = re.match(r"^\s*- ([\w/]+): ([^#]*?)\s*(?:#\s*(.*))?$", line)
+        match = re.match(r"^\s*- ((?:optional )?[\w/]+): ([^#]*?)\s*(?:#\s*(.*))?$", line)
         if match:
             comments[match[1]] = (match[2], match[3] or "")
     lines = ["## `train.yaml`: the defaults and the top-level keys", "", *prose(header(text)),
