@@ -1,6 +1,8 @@
 """Failures that are the input's fault, not the code's: shown as one line, without a traceback."""
 
 import math
+import os
+import sys
 
 
 class ConfigError(ValueError):
@@ -18,6 +20,15 @@ def known_failure(error: BaseException) -> BaseException | None:
             return error
         error = error.__cause__
     return None
+
+
+def print_one_line(error: BaseException) -> None:
+    """Print the known failure behind ``error`` as one line on stderr; raise ``error`` where it is not one, or
+    where ``HYDRA_FULL_ERROR=1`` asks for the traceback. Called from an ``except`` block."""
+    known = known_failure(error)
+    if known is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise error
+    print(f"error: {known}", file=sys.stderr)
 
 
 def shown(value) -> str:

@@ -14,7 +14,7 @@ from diffusion_lightning.data.standardisation import Standardisation
 from diffusion_lightning.diffusion import schedules
 from diffusion_lightning.diffusion.processes import GaussianDiffusion
 from diffusion_lightning.training.module import DiffusionModule
-from diffusion_lightning.training.run import build, run
+from diffusion_lightning.training.run import run
 
 MEAN, STD = np.array([100.0, -7.0]), np.array([30.0, 5.0])
 QUICK = ("logger=none", "trainer.max_steps=20", "trainer.val_check_interval=10", "callbacks.sample_metrics.n_samples=64",

@@ -6,7 +6,6 @@ anything is written, so a bad one leaves nothing behind."""
 
 import functools
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..errors import ConfigError, known_failure
+from ..errors import ConfigError, print_one_line
 from ..training.files import CONFIG
 from ..training.outputs import write_json
 from ..training.plotting import samples_figure
@@ -33,10 +32,7 @@ def one_line_errors(command):
         try:
             return command(cfg)
         except Exception as error:
-            known = known_failure(error)
-            if known is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
-                raise
-            print(f"error: {known}", file=sys.stderr)
+            print_one_line(error)
             sys.exit(1)
     return run
 

@@ -3,7 +3,6 @@ fit, test, and leave the run's outputs (``outputs.py``) in the run directory."""
 
 import logging
 import math
-import os
 import sys
 import threading
 import time
@@ -17,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import ddp, environment
 from .checkpointing import INTERRUPTIONS, AtomicCheckpointIO, sigterm_as_interrupt
-from ..errors import ConfigError, check_number, known_failure
+from ..errors import ConfigError, check_number, known_failure, print_one_line
 from .loggers import build_loggers, finish_loggers, start_loggers
 from ..data.base import InMemoryDataModule
 from ..diffusion.losses import LOG2
@@ -180,10 +179,7 @@ def task(cfg: DictConfig) -> float | None:
     try:
         return run(cfg)
     except Exception as error:
-        known = known_failure(error)
-        if known is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {known}", file=sys.stderr)
+        print_one_line(error)
         if environment.in_multirun():
             return None
         sys.exit(1)
