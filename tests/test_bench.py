@@ -22,6 +22,7 @@ KEYS = {
     "bound": {"data", "T", "points", "wall_s", "rows_per_s", "net_gflops", "matmul_gflops"},
     "sampling": {"T", "samples", "wall_s"},
     "loaded_run": {"what", "T", "points", "wall_s", "points_steps_per_s"},
+    "points_file": {"what", "rows", "csv_mb", "wall_s", "rows_per_s"},
     "quality": {"run", "final_bound_bits", "train_s_to_quality", "steps_to_quality"},
     "job": {"T", "wall_s", "startup_s", "build_s", "logger_start_s", "train_steps_s", "loop_s", "val_bound_s",
             "val_samples_s", "test_bound_s", "test_samples_s", "figures_s", "writing_s", "finish_s", "whole_over_train"},

@@ -16,7 +16,7 @@ environment.configure()  # before torch loads: OpenMP reads its wait policy then
 
 import torch  # noqa: E402
 
-from . import evaluation, heartbeat, job, loaded_run, overhead, quality, report, scaling, threads  # noqa: E402
+from . import evaluation, heartbeat, job, loaded_run, overhead, points_file, quality, report, scaling, threads  # noqa: E402
 from .common import load, machine, rounded  # noqa: E402
 
 BENCHMARKS = {
@@ -45,6 +45,10 @@ BENCHMARKS = {
         "A run loaded for use (`load_run`, default config, T = 100, the 10^4 test points): `Run.nll_bound` on the "
         "test split against the run's own test bound (`trainer.test`: the same estimator, batches and seeds), and "
         "`Run.sample` of as many points; `points_steps_per_s` = points × T / wall.")),
+    "points_file": (points_file.run, (
+        "`data=points` on a CSV of 10^6 rows × 2 with a header line: `PointsDataModule.setup` (read, hold out the "
+        "validation and test rows, standardise on the training rows) against numpy's `loadtxt` of the same file, "
+        "and the module on the same points as `.npy`; `rows_per_s` = rows / wall.")),
     "quality": (quality.run, (
         "Training time (validation excluded) until the validation bound first comes within 0.1 bits of the run's "
         "final bound, validated every 1000 steps; `fit_wall_s` includes those validations.")),

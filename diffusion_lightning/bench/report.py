@@ -77,6 +77,9 @@ def targets(records: list[dict]) -> list[str]:
     if r := first(records, "heartbeat"):
         lines.append(f"- Heartbeat (T = {r['T']}): our step is {r['speedup']}× faster than evaluating all T "
                      f"(target ≥ 500): {verdict(r['speedup'] >= 500)}")
+    if (r := first(records, "points_file", what="module_csv")) and r["rows"] >= 10**6:
+        lines.append(f"- Your own points: {r['rows']} rows × 2 read from CSV and standardised in {r['wall_s']} s "
+                     f"(target: seconds, < 10 s): {verdict(r['wall_s'] < 10)}")
     if r := first(records, "quality", run="swiss_roll_10k"):
         lines.append(f"- The user's Swiss roll experiment (10^4 points, T = {r['T']}) within 0.1 bits of its final "
                      f"bound after {r['train_s_to_quality']} s of training (target < 120 s): "
