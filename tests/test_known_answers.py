@@ -829,3 +829,16 @@ def test_known_strata_edges_and_too_few_strata_refused():
     assert strata_edges(100, 4).tolist() == [0, 1, 10, 32, 100]  # round(100^(k/4)): 10, 31.6, 100
     with pytest.raises(ConfigError, match=r"^val_strata=1 cannot hold t = 1 alone and the rest of 1\.\.10: give at least 2$"):
         strata_edges(10, 1)
+
+
+@pytest.mark.parametrize("process", ["gaussian", "gaussian_continuous"])
+def test_the_bound_per_t_of_a_run_sums_to_its_test_bound_over_every_batch(make_cfg, tmp_path, process):
+    """bound_per_t.json averages the terms over the whole test split (three batches of 100, 100 and 56 points), not
+    over its last batch: its sum is the test bound."""
+    import json
+
+    from diffusion_lightning.training.run import run
+    run(make_cfg("debug=fast", f"process={process}", "T=20", "logger=none", "data.eval_batch_size=100",
+                 "callbacks.figures=null", "callbacks.sample_metrics=null"))
+    bound = json.loads((tmp_path / "summary.json").read_text())["test/nll_bound_bits"]
+    assert sum(json.loads((tmp_path / "bound_per_t.json").read_text())["bits"]) == pytest.approx(bound, rel=1e-6)

@@ -60,7 +60,8 @@ class DiffusionModule(L.LightningModule):
         self.val_history: list[dict[str, float]] = []
         self._bits: list[torch.Tensor] = []
         self._null_bits: list[torch.Tensor] = []
-        self.per_t_bits: torch.Tensor | None = None
+        self._per_t_sums: list[torch.Tensor] = []  # each batch's mean term per t, times its points
+        self.per_t_bits: torch.Tensor | None = None  # the last evaluation's mean term per t over its whole split
         self.test_bits: tuple[torch.Tensor, str] | None = None  # each test point's bound, and the split's digest
 
     @property
@@ -141,14 +142,15 @@ class DiffusionModule(L.LightningModule):
         offset = self.trainer.datamodule.bits_offset  # bits in the data's own units (standardised points: log|det|)
         self._bits.append(bits + offset)
         self._null_bits.append(self.process.null_nll(x0).cpu() / LOG2 + offset)
-        self.per_t_bits = per_t
+        self._per_t_sums.append(per_t * len(x0))
 
     def _log_bound(self, split: str) -> None:
         """Mean bound over the whole split, and its standard error (the Monte-Carlo draws of x_t, and of t in an
         estimate, included)."""
         bits, null = torch.cat(self._bits), torch.cat(self._null_bits).mean().item()
-        self._bits.clear()
-        self._null_bits.clear()
+        self.per_t_bits = torch.stack(self._per_t_sums).sum(0) / len(bits)
+        for batches in (self._bits, self._null_bits, self._per_t_sums):
+            batches.clear()
         bound = bits.mean().item()
         if split == "test":  # kept for paired comparisons between runs (``report/paired.py``)
             self.test_bits = bits, test_points_digest(self.trainer.datamodule.splits["test"])
