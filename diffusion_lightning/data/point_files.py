@@ -1,6 +1,7 @@
 """Reading an N × d array of points from ``.npy``, ``.npz`` (one named array), ``.csv`` or ``.tsv`` (a header line
-allowed). numpy's readers do the work (10⁶ rows in about a second); when they refuse a file, or it holds NaN or inf,
-a scan of the text finds the first bad line, so the one-line error names the file, the line and the value."""
+allowed). numpy's readers do the work (10⁶ rows × 2 of CSV in 0.8 s: ``bench points_file``); when they refuse a
+file, or it holds NaN or inf, a scan of the text finds the first bad line, so the one-line error names the file, the
+line and the value."""
 
 import math
 from pathlib import Path

@@ -83,7 +83,7 @@ def toy_suite_picture(sweep_dir: Path, target: Path) -> None:
                 points = np.load(jobs[0].path / "figures" / "samples.npz")
                 ax.scatter(*points["samples"].T, s=0.3, alpha=0.5, color="C1")
                 row[0].scatter(*points["data"].T, s=0.3, alpha=0.5, color="grey")
-                ax.set_title(f"{title}\ngap {estimate_cell(group.estimate)}", fontsize=7)
+                ax.set_title(f"{title}\ngap {estimate_cell(group.estimate, 3)}", fontsize=7)
         row[0].set_title(f"{toy}: held-out data", fontsize=7)
         for ax in row:
             ax.set(xlim=(-3, 3), ylim=(-3, 3), xticks=[], yticks=[], aspect="equal")
