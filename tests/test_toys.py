@@ -150,7 +150,6 @@ def test_a_mixture_in_three_dimensions_trains_and_reports_its_gap(make_cfg, tmp_
     assert any("the data has 3 coordinates" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.slow
 def test_the_toy_suite_sweeps_reports_by_gap_and_draws_its_picture(tmp_path):
     """sweep=toy_suite narrowed to two toys and a few steps: every job finishes, the report ranks by the gap, and
     docs/scripts/pictures.py draws one row per toy from the jobs' samples.npz."""
