@@ -4,6 +4,7 @@ whose bound is the true NLL. Expectations over x_t are taken exactly (two-point 
 or enumeration of a bit), so the tolerances are float32 round-off, not Monte-Carlo error. The closed forms are
 computed here in float64 from β_1..β_T, independently of the processes' own coefficient tables."""
 
+import json
 import math
 
 import pytest
@@ -15,6 +16,7 @@ from diffusion_lightning.diffusion.objectives import KL, MSE, Hybrid
 from diffusion_lightning.diffusion.processes import BinomialDiffusion, ContinuousGaussianDiffusion, GaussianDiffusion
 from diffusion_lightning.diffusion.processes.base import chunks_of_t, strata_edges
 from diffusion_lightning.errors import ConfigError
+from diffusion_lightning.training.run import run
 
 PREDICTIONS = ("epsilon", "x0", "mean")
 VARIANCES = ("fixed_small", "fixed_large", "learned", "learned_range")
@@ -835,9 +837,6 @@ def test_known_strata_edges_and_too_few_strata_refused():
 def test_the_bound_per_t_of_a_run_sums_to_its_test_bound_over_every_batch(make_cfg, tmp_path, process):
     """bound_per_t.json averages the terms over the whole test split (three batches of 100, 100 and 56 points), not
     over its last batch: its sum is the test bound."""
-    import json
-
-    from diffusion_lightning.training.run import run
     run(make_cfg("debug=fast", f"process={process}", "T=20", "logger=none", "data.eval_batch_size=100",
                  "callbacks.figures=null", "callbacks.sample_metrics=null"))
     bound = json.loads((tmp_path / "summary.json").read_text())["test/nll_bound_bits"]

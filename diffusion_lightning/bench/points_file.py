@@ -30,8 +30,8 @@ def run(size: str) -> Iterator[dict]:
         csv, npy = Path(directory) / "points.csv", Path(directory) / "points.npy"
         np.savetxt(csv, x, delimiter=",", header="x,y", comments="")
         np.save(npy, x)
-        work = {"module_csv": lambda: set_up(csv), "numpy_loadtxt_csv": lambda: np.loadtxt(csv, delimiter=",",
-                                                                                            skiprows=1),
+        work = {"module_csv": lambda: set_up(csv),
+                "numpy_loadtxt_csv": lambda: np.loadtxt(csv, delimiter=",", skiprows=1),
                 "module_npy": lambda: set_up(npy)}
         times: dict[str, list[float]] = {name: [] for name in work}
         for _ in range(s["repeats"]):
