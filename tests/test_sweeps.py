@@ -125,6 +125,21 @@ def test_the_joblib_launcher_runs_the_same_grid(tmp_path):
     assert all("hydra/launcher" not in job.name for job in job_dirs(sweep_dir))
 
 
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_a_nested_group_swept_names_one_directory_per_job(tmp_path, launcher):
+    """``loss/t_sampler=…`` names its jobs ``loss.t_sampler=…``: one directory each, directly under the sweep (a "/"
+    in the name made a directory in a directory, which no reader of the sweep found: every job "missing")."""
+    sweep_dir = tmp_path / launcher
+    result = sweep(sweep_dir, *TINY, "logger=wandb", f"hydra/launcher={launcher}", "loss/t_sampler=uniform,importance")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [job.name for job in job_dirs(sweep_dir)] == [
+        f"{i}_T=10,callbacks.figures.n_samples=64,callbacks.sample_metrics.n_samples=64,debug=fast,logger=wandb,"
+        f"loss.t_sampler={sampler}" for i, sampler in enumerate(["uniform", "importance"])]
+    for job in job_dirs(sweep_dir):
+        assert json.loads((job / "summary.json").read_text())["status"] == "finished"
+        assert offline_run(job)["display_name"] == job.name
+
+
 def test_a_failed_job_is_listed_as_failed_and_the_others_still_run(tmp_path, capsys):
     sweep_dir = tmp_path / "failing"
     result = sweep(sweep_dir, *TINY, "logger=none", "callbacks.figures=null", "data.noise=-1,0.5")

@@ -3,3 +3,7 @@
 ``status`` (the end-of-sweep check of failed jobs) and ``progress`` (a line per finished job). None imports torch or
 Lightning, except the part of ``resume`` that runs inside a job (``resumable``, which ``train.py`` wraps around
 ``training.run.task``)."""
+
+from .naming import register
+
+register()  # the resolver of the job directories' names, needed wherever Hydra resolves one (naming.py)
