@@ -45,11 +45,13 @@ def sweep(sweep_dir: Path, *overrides: str, prefix: list[str] = (), env: dict | 
 
 
 def check_jobs(sweep_dir: Path, seeds: list[int]) -> list[dict]:
-    """One directory per job, each holding its own job's config and a finished summary; their run_info.json."""
+    """One directory per job, directly under the sweep (the nested group ``loss/t_sampler`` that the launchers' sweeps
+    set named ``loss.t_sampler`` by the worker), each holding its own job's config and a finished summary; their
+    run_info.json."""
     jobs = read_jobs(sweep_dir)
     assert [job.num for job in jobs] == list(range(len(seeds))) and len({job.path for job in jobs}) == len(seeds)
     for job, seed in zip(jobs, seeds):
-        assert job.status == "finished" and job.path.name.endswith(f"seed={seed}")
+        assert job.status == "finished" and job.path.name.endswith(f"loss.t_sampler=uniform,seed={seed}")
         assert job.full_config["seed"] == seed and job.summary["step"] == 20
     return [json.loads((job.path / "run_info.json").read_text()) for job in jobs]
 
@@ -61,6 +63,7 @@ def test_ray_runs_each_job_as_a_task_with_its_cpus_directory_wandb_run_and_summa
     try:
         result = sweep(sweep_dir, "hydra/launcher=ray", "hydra.launcher.ray.init.num_cpus=2",
                        f"+hydra.launcher.ray.init._temp_dir={ray_dir}", *TINY, "logger=wandb", "seed=0,1",
+                       "loss/t_sampler=uniform",
                        prefix=loopback_only(), env=env)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "Started a local Ray instance" in result.stderr
@@ -82,7 +85,7 @@ def test_ray_runs_each_job_as_a_task_with_its_cpus_directory_wandb_run_and_summa
 
 def test_submitit_runs_each_job_pickled_in_its_own_process(tmp_path):
     sweep_dir = tmp_path / "submitit"
-    grid = [*TINY, "logger=none", "callbacks.figures=null", "seed=0,1"]
+    grid = [*TINY, "logger=none", "callbacks.figures=null", "seed=0,1", "loss/t_sampler=uniform"]
     env = {**ENV, "OMP_NUM_THREADS": "1"}  # the two jobs run at once
     result = sweep(sweep_dir, "hydra/launcher=submitit_local", *grid, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
