@@ -16,8 +16,7 @@ environment.configure()  # before torch loads: OpenMP reads its wait policy then
 
 import torch  # noqa: E402
 
-from . import (evaluation, heartbeat, job, loaded_run, overhead, points_file, quality, report,  # noqa: E402
-               scaling, threads)
+from . import evaluation, heartbeat, job, loaded_run, overhead, points_file, quality, report, scaling, threads  # noqa: E402
 from .common import load, machine, rounded  # noqa: E402
 
 BENCHMARKS = {

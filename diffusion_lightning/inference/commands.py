@@ -31,7 +31,7 @@ def one_line_errors(command):
     def run(cfg: DictConfig):
         try:
             return command(cfg)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (print_one_line re-raises all but a known failure)
             print_one_line(error)
             sys.exit(1)
     return run

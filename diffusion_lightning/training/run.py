@@ -178,7 +178,7 @@ def task(cfg: DictConfig) -> float | None:
         sigterm_as_interrupt()
     try:
         return run(cfg)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 (print_one_line re-raises all but a known failure)
         print_one_line(error)
         if environment.in_multirun():
             return None
