@@ -13,8 +13,9 @@ joins the top two, running ``training.run.task`` as a job that ``sweeps.resume.r
 
 The package's face is ``load_run`` (and the ``Run`` it returns) and ``load_sweep``: ``from diffusion_lightning import
 load_run`` imports ``inference`` when first used, so that importing the package loads neither torch nor Lightning.
-Importing the package or any layer changes no process setting; the entry points call
-``training.environment.configure()``."""
+Importing the package or any layer changes no process setting (the entry points call
+``training.environment.configure()``); ``sweeps`` registers one OmegaConf resolver, ``path_safe``, which names a
+sweep's job directories in every process that resolves one (``sweeps/naming.py``)."""
 
 __version__ = "0.1.0"
 __all__ = ["Run", "load_run", "load_sweep"]
